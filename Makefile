@@ -1,0 +1,37 @@
+# Two commands: `make demo` (train on a built-in dataset) and `make test` (every test).
+# Both set up a fresh machine themselves: a venv with everything, and Debian's Fashion-MNIST.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench install data clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q -e ".[cli,sklearn,lbfgs,mpi,dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Debian's dataset-fashion-mnist package (the flagship example and its tests read it).
+data:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
+	  else echo "note: cannot install dataset-fashion-mnist (not root); see docs/datasets.md"; fi; }
+
+demo: $(STAMP)
+	$(BIN)/vecprop train --data digits --hidden 128 --epochs 40 --out runs/demo
+
+test: $(STAMP) data
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) data
+	$(BIN)/python benchmarks/bench_speed.py --out docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

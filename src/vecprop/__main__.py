@@ -1,0 +1,4 @@
+"""``python -m vecprop``: the command line."""
+from vecprop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,520 @@
+"""The scikit-learn adapter's engine room: parameters, the epoch loop over ``fit``, sample weights, model files."""
+from __future__ import annotations
+
+import copy
+import sys
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from . import io
+from .activations import ACTIVATIONS, Identity, Sigmoid, Softmax
+from .callbacks import Callback
+from .lbfgs import LBFGS
+from .losses import Loss
+from .network import Cache, Network
+from .optimizers import get_optimizer
+from .schedules import get_schedule
+from .training import ENGINES, fit, predict, validation_logs
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    _sk_validate_data = None
+
+_ENGINE = "fast" if "fast" in ENGINES else "readable"
+_SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}  # scikit-learn's name -> vecprop's
+_HIDDEN_ACTIVATIONS = (set(ACTIVATIONS) - {"softmax"}) | set(_SKLEARN_ACTIVATIONS)
+_STEP_SOLVERS = ("adam", "sgd", "adamw", "rmsprop", "momentum", "nesterov")
+MODEL_KIND = "vecprop.sklearn"  # marks a model file written by an estimator's save()
+
+
+def validate_data(est: BaseEstimator, X: Any, y: Any = "no_validation", **kwargs: Any) -> Any:
+    """scikit-learn's input validation (feature names, n_features_in_, dtype, finiteness)."""
+    if _sk_validate_data is not None:
+        return _sk_validate_data(est, X, y, **kwargs)
+    return est._validate_data(X, y, **kwargs)  # pragma: no cover - scikit-learn < 1.6
+
+
+def as_columns(rows: np.ndarray) -> np.ndarray:
+    """The one place rows become the derivation's columns: (m, n) -> (n, m), a view (no copy)."""
+    return rows.T
+
+
+class SampleWeighted(Loss):
+    """``w_c * err{z, y}`` for the current mini-batch's per-example weights ``w`` (1, m).
+
+    The network's fused output gradient ``dZ[L] = A[L] - Y`` cannot carry a weight, so while a
+    weighted epoch runs the output layer is the identity (A[L] = Z[L], the logits) and this loss
+    applies the output function itself, stably from the logits:
+
+    - ``out="softmax"``: err = -y log softmax(z), err' = w (softmax(z) - y)
+    - ``out="sigmoid"``: err = softplus(z) - y z, err' = w (sigmoid(z) - y)
+    - ``out="identity"``: the base loss's err and err', times w
+
+    ``w`` is set before every batch by :class:`BatchWeights`; a batch of another size is an error.
+    """
+
+    def __init__(self, out: str, base: Loss) -> None:
+        self.out, self.base = out, base
+        self.name = f"sample_weighted_{base.name}"
+        self.w: np.ndarray | None = None
+
+    def _batch_weights(self, m: int) -> np.ndarray:
+        if self.w is None or self.w.shape != (1, m):
+            got = None if self.w is None else self.w.shape
+            raise RuntimeError(f"sample weights for a batch of m={m} examples were not set (have {got})")
+        return self.w
+
+    def err(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        w = self._batch_weights(A.shape[1])
+        E = self.base.err(A, Y) if self.out == "identity" else self.base.err_from_logits(A, Y)
+        return E * w
+
+    def derivative(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        w = self._batch_weights(A.shape[1])
+        if self.out == "softmax":
+            G = Softmax().value(A) - Y  # d/dz of -y log softmax(z), for probability columns y
+        elif self.out == "sigmoid":
+            G = Sigmoid().value(A) - Y  # d/dz of softplus(z) - y z
+        else:
+            G = self.base.derivative(A, Y)
+        G *= w
+        return G
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "out": self.out, "base": self.base.config()}
+
+
+class BatchWeights(Callback):
+    """Hands ``loss`` the weights of each mini-batch of an epoch run with ``shuffle=False``.
+
+    Without shuffling ``fit`` cuts the epoch into consecutive batches of ``batch_size``, in order;
+    batch 0's weights are set at the epoch's start and batch b+1's after batch b.
+    """
+
+    def __init__(self, loss: SampleWeighted, w: np.ndarray, batch_size: int) -> None:
+        self.loss, self.w, self.batch_size = loss, w, batch_size
+
+    def _set(self, batch: int) -> None:
+        start = batch * self.batch_size
+        self.loss.w = self.w[start : start + self.batch_size].reshape(1, -1)
+
+    def on_epoch_begin(self, state: Any) -> None:
+        self._set(0)
+
+    def on_batch_end(self, state: Any) -> None:
+        self._set(state.batch + 1)
+
+
+@contextmanager
+def weighted_head(net: Network, loss: SampleWeighted) -> Iterator[SampleWeighted]:
+    """Temporarily train ``net`` with an identity output and ``loss`` (see SampleWeighted)."""
+    saved = net.activations[-1], net.loss, net.fused
+    net.activations[-1], net.loss, net.fused = Identity(), loss, False
+    try:
+        yield loss
+    finally:
+        net.activations[-1], net.loss, net.fused = saved
+
+
+def _normalised(w: np.ndarray | None, alpha: float) -> tuple[np.ndarray | None, float]:
+    """Weights rescaled to mean 1 and the L2 lambda that goes with them.
+
+    With w' = w / mean(w) the cost 1/m sum_c w'_c err_c is scikit-learn's weighted mean
+    sum_c w_c err_c / sum_c w_c, and lambda = alpha / mean(w) makes the L2 term
+    alpha / (2 sum_c w_c) ||Theta||^2: a full batch with weight k trains like k copies.
+    """
+    if w is None:
+        return None, alpha
+    mean = float(w.mean())
+    return w / mean, alpha / mean
+
+
+def _jsonable(name: str, value: Any) -> Any:
+    """A parameter as JSON for a model file, or TypeError naming it."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (Integral, Real)):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(name, v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _jsonable(name, v) for k, v in value.items()}
+    raise TypeError(f"cannot store parameter {name}={value!r} in a model file: only JSON values "
+                    "(names, numbers, lists, dicts with str keys) are stored; pass it as a name or dict")
+
+
+class BaseMLP(BaseEstimator):
+    """Shared parameters and training of MLPClassifier and MLPRegressor (rows in, columns inside).
+
+    Subclasses provide ``__init__`` (explicit, for ``get_params``), ``_validate_xy``,
+    ``_head`` (output activation name and loss), ``_predict_rows`` and ``_score_rows``.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(_HIDDEN_ACTIVATIONS)],
+        "solver": [StrOptions({*_STEP_SOLVERS, "lbfgs"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "activations": [None, list, tuple],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "optimizer": [None, dict, HasMethods(["step", "state_dict"])],
+        "lr_schedule": [None, str, dict, HasMethods(["step", "state_dict"])],
+        "dtype": [StrOptions({"auto", "float32", "float64"})],
+    }
+
+    # ---- building blocks ---------------------------------------------------------------------
+    def _hidden_sizes(self) -> list[int]:
+        h = self.hidden_layer_sizes
+        sizes = [h] if isinstance(h, Integral) else list(h)
+        if any(not isinstance(n, Integral) or n < 1 for n in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers; got {self.hidden_layer_sizes!r}")
+        return [int(n) for n in sizes]
+
+    def _hidden_activations(self, n_hidden: int) -> list[Any]:
+        if self.activations is None:
+            return [_SKLEARN_ACTIVATIONS.get(self.activation, self.activation)] * n_hidden
+        acts = list(self.activations)
+        if len(acts) != n_hidden:
+            raise ValueError(f"activations must name one activation per hidden layer ({n_hidden}); "
+                             f"got {len(acts)}: {self.activations!r}")
+        return [_SKLEARN_ACTIVATIONS.get(a, a) if isinstance(a, str) else a for a in acts]
+
+    def _make_network(self, n_features: int, n_outputs: int, X_dtype: np.dtype) -> Network:
+        hidden = self._hidden_sizes()
+        out_act, loss = self._head()
+        dtype = X_dtype if self.dtype == "auto" else np.dtype(self.dtype)
+        dtype = dtype if dtype == np.float32 else np.dtype(np.float64)
+        return Network([n_features, *hidden, n_outputs], [*self._hidden_activations(len(hidden)), out_act],
+                       loss, seed=self._rng, dtype=dtype, dropout=self.dropout)
+
+    def _make_optimizer(self) -> Any:
+        lr = float(self.learning_rate_init)
+        if isinstance(self.optimizer, dict):
+            spec = dict(self.optimizer)
+            name = spec.pop("name", None)
+            if name not in _STEP_SOLVERS:
+                raise ValueError(f"optimizer['name'] must be one of {', '.join(_STEP_SOLVERS)}; got {name!r}")
+            return get_optimizer(name, **{"lr": lr, **spec})
+        if self.optimizer is not None:
+            return copy.deepcopy(self.optimizer)  # fit never changes a parameter
+        betas = (float(self.beta_1), float(self.beta_2))
+        if self.solver in ("adam", "adamw"):
+            return get_optimizer(self.solver, lr=lr, betas=betas, eps=float(self.epsilon))
+        if self.solver == "rmsprop":
+            return get_optimizer("rmsprop", lr=lr, eps=float(self.epsilon))
+        momentum = float(self.momentum)
+        if self.solver == "sgd" and momentum == 0.0:
+            return get_optimizer("sgd", lr=lr)
+        nesterov = self.solver == "nesterov" or (self.solver == "sgd" and self.nesterovs_momentum)
+        return get_optimizer("nesterov" if nesterov else "momentum", lr=lr, momentum=momentum)
+
+    def _make_schedule(self, lr: float) -> Any:
+        spec = self.lr_schedule
+        if spec is None or not isinstance(spec, (str, dict)):
+            return copy.deepcopy(spec)
+        kwargs = {"name": spec} if isinstance(spec, str) else dict(spec)
+        name = kwargs.pop("name", None)
+        if name == "cosine":
+            kwargs.setdefault("total_epochs", int(self.max_iter))
+        return get_schedule(name, **{"lr": float(lr), **kwargs})
+
+    def _uses_lbfgs(self) -> bool:
+        return self.optimizer is None and self.solver == "lbfgs"
+
+    def _check_partial_fit(self) -> bool:
+        if self._uses_lbfgs():
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers; "
+                                 f"solver={self.solver!r} is not stochastic")
+        return True
+
+    def _validate_params_if_supported(self) -> None:
+        if hasattr(self, "_validate_params"):
+            self._validate_params()
+
+    # ---- fit -----------------------------------------------------------------------------
+    def _fit(self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any = None) -> BaseMLP:
+        self._validate_params_if_supported()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first = not hasattr(self, "net_") or (not self.warm_start and not incremental)
+        X, Y_rows = self._validate_xy(X, y, reset=first, incremental=incremental, classes=classes)
+        w = self._sample_weights(X, Y_rows, sample_weight, incremental)
+        if first or not hasattr(self, "_rng"):
+            self._rng = np.random.default_rng(self._seed())
+        if first:
+            self.net_ = self._make_network(X.shape[1], Y_rows.shape[1], X.dtype)
+            self.n_outputs_, self.n_layers_ = Y_rows.shape[1], self.net_.L + 1
+            self.t_, self.loss_curve_, self._no_improvement_count = 0, [], 0
+            self.best_loss_ = None if self.early_stopping else np.inf
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.validation_loss_curve_ = [] if self.early_stopping else None
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self._optimizer = None
+        dtype = self.net_.dtype
+        X_rows = np.ascontiguousarray(X, dtype=dtype)  # copies only to change dtype or order
+        Y_rows = np.ascontiguousarray(Y_rows, dtype=dtype)
+        if self._uses_lbfgs():
+            self._fit_lbfgs(X_rows, Y_rows, w)
+        else:
+            self._fit_stochastic(X_rows, Y_rows, w, incremental)
+        self.net_.cache = Cache()  # drop the last batch's matrices: smaller pickles, no stale views
+        return self
+
+    def _seed(self) -> int | None:
+        rs = self.random_state
+        if rs is None or isinstance(rs, Integral):
+            return None if rs is None else int(rs)
+        return int(rs.randint(np.iinfo(np.int32).max))  # a RandomState: draw a seed from it
+
+    def _sample_weights(self, X: np.ndarray, Y_rows: np.ndarray, sample_weight: Any,
+                        incremental: bool) -> np.ndarray | None:
+        """Per-example weights (m,), or None when every example counts once."""
+        w = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+        w = self._check_weights(Y_rows, w, incremental)
+        if w is None:
+            return None
+        if (w < 0).any():
+            raise ValueError(f"sample_weight must be >= 0; got a minimum of {w.min():g}")
+        if not w.sum() > 0:
+            raise ValueError("sample_weight sums to 0: no example would count")
+        return w
+
+    def _check_weights(self, Y_rows: np.ndarray, w: np.ndarray | None, incremental: bool) -> np.ndarray | None:
+        """Hook for the classifier's class_weight; returns the weights to use."""
+        return w
+
+    def _fit_stochastic(self, X_rows: np.ndarray, Y_rows: np.ndarray, w: np.ndarray | None,
+                        incremental: bool) -> None:
+        if not incremental or self._optimizer is None:
+            self._optimizer = self._make_optimizer()
+            self._schedule = self._make_schedule(self._optimizer.lr)
+        val = None
+        if self.early_stopping:
+            X_rows, Y_rows, w, val = self._split_validation(X_rows, Y_rows, w)
+        n = X_rows.shape[0]
+        batch_size = min(200, n) if self.batch_size == "auto" else int(min(max(self.batch_size, 1), n))
+        if self.batch_size != "auto" and self.batch_size > n:
+            warnings.warn("Got `batch_size` larger than the sample size. It is going to be clipped")
+        w, l2 = _normalised(w, float(self.alpha))
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            if self._schedule is not None:
+                self._optimizer.lr = self._schedule.current_lr
+            self.loss_ = self._epoch(X_rows, Y_rows, w, batch_size, l2)
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_curve_.append(self.loss_)
+            self._say(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            metric = self._update_no_improvement_count(val)
+            if self._schedule is not None:
+                self._schedule.step(metric)
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if self.early_stopping else "Training loss"
+                self._say(f"{what} did not improve more than tol={self.tol:f} for "
+                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                break
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                              "the optimization hasn't converged yet.", ConvergenceWarning)
+        if self.early_stopping:
+            self.net_.flat[...] = self._best_flat
+
+    def _epoch(self, X_rows: np.ndarray, Y_rows: np.ndarray, w: np.ndarray | None, batch_size: int,
+               l2: float) -> float:
+        """One pass of ``vecprop.fit`` over the data; returns the epoch's mean cost (with the L2 term)."""
+        common = dict(optimizer=self._optimizer, epochs=1, batch_size=batch_size, l2=l2, seed=self._rng,
+                      engine=_ENGINE)
+        if w is None:
+            history = fit(self.net_, as_columns(X_rows), as_columns(Y_rows), shuffle=self.shuffle, **common)
+            return float(history.records[-1]["cost"])
+        # Weighted: shuffle here, so that batch b is rows [b*bs, (b+1)*bs) and its weights are known.
+        order = self._rng.permutation(X_rows.shape[0]) if self.shuffle else slice(None)
+        X_ep, Y_ep = X_rows[order], Y_rows[order]
+        w_ep = w[order].astype(self.net_.dtype)
+        out_act, _ = self._head()
+        with weighted_head(self.net_, SampleWeighted(out_act, self.net_.loss)) as loss:
+            history = fit(self.net_, as_columns(X_ep), as_columns(Y_ep), shuffle=False,
+                          callbacks=[BatchWeights(loss, w_ep, batch_size)], **common)
+        return float(history.records[-1]["cost"])
+
+    def _split_validation(self, X_rows, Y_rows, w):
+        stratify = self._stratify_labels(Y_rows)
+        parts = train_test_split(X_rows, Y_rows, *([] if w is None else [w]),
+                                 random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
+                                 test_size=self.validation_fraction, stratify=stratify)
+        X_tr, X_val, Y_tr, Y_val = parts[:4]
+        w_tr, w_val = (None, None) if w is None else parts[4:]
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+        self._best_flat = self.net_.flat.copy()
+        return X_tr, Y_tr, w_tr, (X_val, Y_val, w_val)
+
+    def _stratify_labels(self, Y_rows: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def _update_no_improvement_count(self, val: tuple | None) -> float:
+        """scikit-learn's stopping rule; returns the metric a schedule watches (val. or training loss)."""
+        if val is None:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+            return self.loss_curve_[-1]
+        X_val, Y_val, w_val = val
+        logs = validation_logs(self.net_, as_columns(X_val), as_columns(Y_val), l2=float(self.alpha))
+        self.validation_loss_curve_.append(logs["val_cost"])
+        score = self._score_rows(X_val, Y_val, w_val)
+        self.validation_scores_.append(score)
+        self._say(f"Validation score: {score:f}")
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_flat = self.net_.flat.copy()
+        return logs["val_cost"]
+
+    def _fit_lbfgs(self, X_rows: np.ndarray, Y_rows: np.ndarray, w: np.ndarray | None) -> None:
+        solver = LBFGS(max_iter=int(self.max_iter), tol=max(float(self.tol), np.finfo(float).tiny))
+        w, l2 = _normalised(w, float(self.alpha))
+        args = (self.net_, as_columns(X_rows), as_columns(Y_rows))
+        if w is None:
+            history = fit(*args, optimizer=solver, l2=l2)
+        else:
+            out_act, _ = self._head()
+            with weighted_head(self.net_, SampleWeighted(out_act, self.net_.loss)) as loss:
+                loss.w = w.astype(self.net_.dtype).reshape(1, -1)  # full batch: every example at once
+                history = fit(*args, optimizer=solver, l2=l2)
+        costs = [float(c) for c in history["cost"]] if len(history) else []
+        self.n_iter_ = max(len(costs), 1)
+        self.loss_curve_.extend(costs)
+        self.loss_ = costs[-1] if costs else float(self.net_.cost(*args[1:], l2=l2))
+        self.t_ += X_rows.shape[0] * self.n_iter_
+        if len(costs) >= self.max_iter:
+            warnings.warn(f"lbfgs failed to converge after {self.max_iter} iteration(s): increase "
+                          "max_iter or scale the data.", ConvergenceWarning)
+
+    def _say(self, message: str) -> None:
+        if self.verbose:  # scikit-learn's verbose contract: progress lines on stdout
+            sys.stdout.write(message + "\n")
+
+    # ---- inference -------------------------------------------------------------------------
+    def _forward_rows(self, X: Any) -> np.ndarray:
+        """A[L] for the rows of X, as rows (m, n_L), in the network's dtype (inference mode)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self._forward_rows_trusted(np.asarray(X, dtype=self.net_.dtype))
+
+    def _forward_rows_trusted(self, X_rows: np.ndarray) -> np.ndarray:
+        """A[L] as rows (m, n_L) for rows (m, n_0) already validated and in the network's dtype."""
+        A_L = predict(self.net_, as_columns(X_rows))  # (n_L, m)
+        self.net_.cache = Cache()  # the last chunk's matrices are not kept
+        return A_L.T
+
+    # ---- the derivation's and scikit-learn's views of the weights ----------------------------
+    @property
+    def Theta_(self) -> list[np.ndarray]:
+        """Theta[l] (n_l, n_{l-1}), l = 1..L: views of the network's weights (the derivation's layout)."""
+        return [Theta for Theta, _ in self._net().params]
+
+    @property
+    def b_(self) -> list[np.ndarray]:
+        """b[l] (n_l, 1), l = 1..L: views of the network's biases."""
+        return [b for _, b in self._net().params]
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """scikit-learn's layout: ``coefs_[i] = Theta[i+1].T`` (n_in, n_out), a view."""
+        return [Theta.T for Theta, _ in self._net().params]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """scikit-learn's layout: ``intercepts_[i] = b[i+1][:, 0]`` (n_out,), a view."""
+        return [b[:, 0] for _, b in self._net().params]
+
+    def _net(self) -> Network:
+        if "net_" not in vars(self):
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet: call fit first")
+        return self.net_
+
+    # ---- model files -----------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted estimator to a vecprop model file (no pickle): weights, parameters, classes.
+
+        The optimizer's state is not stored: ``partial_fit`` after ``load`` starts a new optimizer.
+        """
+        check_is_fitted(self)
+        params = {k: _jsonable(k, v) for k, v in self.get_params(deep=False).items() if k != "random_state"}
+        rs = self.random_state
+        params["random_state"] = rs if rs is None or isinstance(rs, Integral) else None
+        fitted = {k: _jsonable(k, getattr(self, k)) for k in self._SAVED_ATTRIBUTES if hasattr(self, k)}
+        arrays = {}
+        if hasattr(self, "feature_names_in_"):
+            arrays["feature_names_in"] = np.asarray(self.feature_names_in_, dtype=str)
+        fitted.update(self._extra_state(arrays))
+        extra = {"kind": MODEL_KIND, "estimator": type(self).__name__, "params": params, "fitted": fitted}
+        return io.save(self.net_, path, extra=extra, arrays=arrays)
+
+    _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "n_layers_", "n_iter_", "t_", "loss_", "loss_curve_",
+                         "best_loss_", "validation_scores_", "validation_loss_curve_", "best_validation_score_")
+
+    def _extra_state(self, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {}
+
+    def _restore_extra_state(self, fitted: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        pass
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseMLP:
+        """Read an estimator written by ``save``; loading never runs code from the file."""
+        net, extra, arrays = io.load_with_extras(path)
+        if extra.get("kind") != MODEL_KIND or extra.get("estimator") != cls.__name__:
+            found = extra.get("estimator", "a plain vecprop network")
+            raise ValueError(f"{path} holds {found}, not a {cls.__name__}; use "
+                             f"{found if extra.get('kind') == MODEL_KIND else 'vecprop.load'} to read it")
+        params = dict(extra["params"])
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        est = cls(**params)
+        fitted = dict(extra["fitted"])
+        for key in cls._SAVED_ATTRIBUTES:
+            if key in fitted:
+                setattr(est, key, fitted.pop(key))
+        if "feature_names_in" in arrays:
+            est.feature_names_in_ = np.asarray(arrays["feature_names_in"], dtype=object)
+        est._restore_extra_state(fitted, arrays)
+        est.net_ = net
+        est._optimizer, est._no_improvement_count = None, 0
+        return est

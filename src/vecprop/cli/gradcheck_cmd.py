@@ -1,0 +1,105 @@
+"""``vecprop gradcheck``: backward's (A) and (B) against central differences, layer by layer."""
+from __future__ import annotations
+
+import argparse
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..gradcheck import GradcheckWarning, gradcheck
+from ..network import Network
+from . import config as C
+from .errors import UserError, user_errors
+from .prepare import check_features, inputs, load_dataset, load_model, remap_labels, targets
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "gradcheck", help="check backward's gradients against finite differences (exit 1 on failure)",
+        description="Compare dTheta[l] and db[l] from the backward pass, equations (A) and (B), with "
+                    "(J(p + eps) - J(p - eps)) / 2 eps for every parameter p, in float64. Either build a "
+                    "network from --layers (random inputs and targets), or check a saved --model on "
+                    "--batch rows of --data. Exits 1 when a relative error exceeds --tol.",
+        epilog="examples:\n  vecprop gradcheck --layers 4,5,3 --activation tanh\n"
+               "  vecprop gradcheck --layers 2,8,1 --activation sigmoid --loss binary_cross_entropy\n"
+               "  vecprop gradcheck --model runs/iris/model.npz --data iris --batch 16",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--layers", type=C.int_list, metavar="N0,...,NL", help="sizes n_0..n_L (default 4,5,3)")
+    p.add_argument("--activation", default="tanh", metavar="NAME", help="hidden activation (default tanh: "
+                   "smooth, so the check is exact; relu's kink can mislead finite differences)")
+    p.add_argument("--output-activation", dest="output_activation", metavar="NAME",
+                   help="default from --loss: softmax, sigmoid or identity")
+    p.add_argument("--loss", default="cross_entropy", metavar="NAME", help="default cross_entropy")
+    p.add_argument("--model", metavar="MODEL", help="check a saved model instead")
+    p.add_argument("--data", metavar="DATA", help="with --model: take inputs and targets from this data")
+    p.add_argument("--batch", type=int, default=8, metavar="M", help="examples m in the check (default 8)")
+    p.add_argument("--l2", type=float, default=0.0, metavar="LAMBDA", help="include an L2 penalty")
+    p.add_argument("--eps", type=float, default=1e-6, help="difference step (default 1e-6)")
+    p.add_argument("--tol", type=float, default=1e-7, help="largest accepted relative error (default 1e-7)")
+    p.add_argument("--seed", type=int, default=0, help="seeds weights, inputs and targets")
+    p.set_defaults(run=run)
+
+
+OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+
+
+def random_targets(loss: str, n_L: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Y (n_L, m) in the loss's domain: one-hot columns, 0/1 entries, or real values."""
+    if loss == "cross_entropy":
+        Y = np.zeros((n_L, m))
+        Y[rng.integers(0, n_L, m), np.arange(m)] = 1.0
+        return Y
+    if loss == "binary_cross_entropy":
+        return rng.integers(0, 2, (n_L, m)).astype(np.float64)
+    return rng.standard_normal((n_L, m))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch < 1:
+        raise UserError(f"--batch must be >= 1; got {args.batch}")
+    if not (args.eps > 0 and args.tol > 0):
+        raise UserError(f"--eps and --tol must be > 0; got {args.eps} and {args.tol}")
+    rng = np.random.default_rng(args.seed)
+    if args.model:
+        if args.layers:
+            raise UserError("give either --layers (a new network) or --model (a saved one), not both")
+        net, X, Y, what = _from_model(args, rng)
+    else:
+        if args.data:
+            raise UserError("--data needs --model (to check a new architecture, give --layers only)")
+        sizes = args.layers or (4, 5, 3)
+        if len(sizes) < 2:
+            raise UserError(f"--layers needs at least n_0,n_L; got {list(sizes)}")
+        out_act = args.output_activation or OUTPUT_FOR_LOSS.get(args.loss, "identity")
+        with user_errors("network"):
+            net = Network(sizes, [args.activation] * (len(sizes) - 2) + [out_act], args.loss,
+                          seed=rng, dtype="float64")
+        X = rng.standard_normal((sizes[0], args.batch))
+        Y = random_targets(net.loss.name, sizes[-1], args.batch, rng)
+        what = f"random X {X.shape} and Y {Y.shape}"
+    acts = ", ".join(a.name for a in net.activations)
+    print(f"network {' -> '.join(map(str, net.sizes))} ({acts}), loss {net.loss.name}, "
+          f"{net.flat.size:,} parameters; {what}")
+    print(f"checking (A) dTheta[l] and (B) db[l] against central differences of J (eq. 2), "
+          f"{2 * net.flat.size:,} cost evaluations")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradcheckWarning)  # the report lists them itself
+        with user_errors("gradcheck"):
+            report = gradcheck(net, X, Y, l2=args.l2, eps=args.eps, tol=args.tol)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _from_model(args: argparse.Namespace, rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray, str]:
+    net, info, _ = load_model(args.model)
+    if args.data is None:
+        X = rng.standard_normal((net.sizes[0], args.batch))
+        return net, X, random_targets(net.loss.name, net.sizes[-1], args.batch, rng), "random inputs"
+    ds = remap_labels(load_dataset(args.data), info, args.model)
+    check_features(args.model, net, info, ds.n_features, f"--data {args.data}")
+    rows = rng.choice(ds.m, size=min(args.batch, ds.m), replace=False)
+    X = inputs(ds.X[rows], info.scaler, "float64")
+    with user_errors("--data"):
+        Y = targets(ds.y[rows], net.sizes[-1], info.task, info.target_scaler, "float64")
+    return net, X, Y, f"{len(rows)} rows of {ds.name}"

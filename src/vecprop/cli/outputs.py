@@ -1,0 +1,67 @@
+"""Writing the run folder: every file atomically (temp file + os.replace), so none is ever half-written."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write
+
+
+def write_text(path: Path, text: str) -> Path:
+    return atomic_write(path, lambda fh: fh.write(text), text=True)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Strict JSON (non-finite floats become null), indented, keys in insertion order."""
+    return write_text(path, json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def history_csv(records: Sequence[dict[str, float]]) -> str:
+    """One row per epoch (epoch counted from 1), one column per logged key, in first-seen order."""
+    columns: list[str] = []
+    for r in records:
+        columns += [k for k in r if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        writer.writerow({k: repr(float(v)) if isinstance(v, float) else v for k, v in r.items()})
+    return buf.getvalue()
+
+
+def rows_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A small CSV table (predictions); floats written with repr so they read back exactly."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([repr(float(v)) if isinstance(v, float) else v for v in row])
+    return buf.getvalue()
+
+
+def unique_run_dir(base: Path) -> Path:
+    """``base`` if it is free, else ``base-2``, ``base-3``... (two runs in the same second)."""
+    candidate, n = base, 2
+    while candidate.exists():
+        candidate = base.with_name(f"{base.name}-{n}")
+        n += 1
+    return candidate

@@ -1,0 +1,139 @@
+"""Training callbacks for people and machines: a tqdm progress bar and a JSON-lines epoch log."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from ..callbacks import Callback, TrainState
+
+SHORT = {"cost": "cost", "accuracy": "acc", "r2": "r2", "mse": "mse", "val_cost": "val_cost",
+         "val_accuracy": "val_acc", "val_r2": "val_r2", "val_mse": "val_mse", "lr": "lr"}
+"""Log keys shown on the bar, in this order, with their short labels."""
+
+
+def progress_enabled(quiet: bool, stream: IO[str] | None = None) -> bool:
+    """Bars only for a person watching: not under --quiet, and only when the stream is a terminal."""
+    stream = sys.stderr if stream is None else stream
+    return not quiet and hasattr(stream, "isatty") and stream.isatty()
+
+
+def format_logs(logs: dict[str, float]) -> dict[str, str]:
+    """The epoch's numbers as short ``label: text`` pairs for the bar's postfix."""
+    out = {}
+    for key, label in SHORT.items():
+        if key in logs:
+            v = logs[key]
+            out[label] = f"{v:.3g}" if key == "lr" else f"{v:.4f}"
+    return out
+
+
+class ProgressBar(Callback):
+    """One bar over the epochs (kept), and one over the current epoch's batches (cleared when done).
+
+    Parameters
+    ----------
+    n_batches : mini-batches per epoch (the inner bar's length; 0 hides the inner bar).
+    stream : where the bars go (stderr by default, so stdout stays clean for results).
+    """
+
+    def __init__(self, n_batches: int, stream: IO[str] | None = None, desc: str = "train") -> None:
+        self.n_batches, self.stream, self.desc = n_batches, stream or sys.stderr, desc
+        self.epoch_bar: Any = None
+        self.batch_bar: Any = None
+
+    def on_train_begin(self, state: TrainState) -> None:
+        from tqdm.auto import tqdm
+
+        self._tqdm = tqdm
+        self.epoch_bar = tqdm(total=state.epochs, desc=self.desc, unit="epoch", file=self.stream,
+                              dynamic_ncols=True, position=0)
+
+    def on_epoch_begin(self, state: TrainState) -> None:
+        if self.n_batches > 1:
+            self.batch_bar = self._tqdm(total=self.n_batches, desc=f"epoch {state.epoch + 1}",
+                                        unit="batch", leave=False, file=self.stream, dynamic_ncols=True,
+                                        position=1, mininterval=0.2)
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if self.batch_bar is not None:
+            self.batch_bar.update(1)
+            if state.batch % 10 == 0 and math.isfinite(state.batch_cost):
+                self.batch_bar.set_postfix(cost=f"{state.batch_cost:.4f}", refresh=False)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if self.batch_bar is not None:
+            self.batch_bar.close()
+            self.batch_bar = None
+        self.epoch_bar.set_postfix(format_logs(state.logs), refresh=False)
+        self.epoch_bar.update(1)
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self.batch_bar is not None:
+            self.batch_bar.close()
+        if self.epoch_bar is not None:
+            self.epoch_bar.close()
+
+
+class JSONLinesLogger(Callback):
+    """Writes one JSON object per epoch to ``path``, flushed at once (``tail -f`` works).
+
+    Each line is ``{"epoch": e, "cost": ..., "accuracy": ..., "val_cost": ..., "lr": ...,
+    "elapsed_seconds": t}`` with ``epoch`` counted from 1 and every metric the epoch logged;
+    non-finite numbers are written as null so every line is strict JSON.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.fh: IO[str] | None = None
+        self.t0 = 0.0
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "w", encoding="utf-8")  # a live log: appended as training runs
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        record: dict[str, Any] = {"epoch": state.epoch + 1}
+        record.update({k: _json_number(v) for k, v in state.logs.items()})
+        record["elapsed_seconds"] = round(time.perf_counter() - self.t0, 6)
+        assert self.fh is not None
+        self.fh.write(json.dumps(record, allow_nan=False) + "\n")
+        self.fh.flush()
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+
+def _json_number(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return float(v) if hasattr(v, "__float__") and not isinstance(v, (int, bool)) else v
+
+
+def download_progress(stream: IO[str] | None = None):
+    """A ``progress(done, total)`` function for ``vecprop.datasets.fetch``: one tqdm bar per file."""
+    from tqdm.auto import tqdm
+
+    state: dict[str, Any] = {"bar": None, "last": -1}
+
+    def progress(done: int, total: int | None) -> None:
+        bar = state["bar"]
+        if bar is None or done < state["last"] or (total is not None and bar.total != total):
+            if bar is not None:
+                bar.close()
+            bar = state["bar"] = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                                      file=stream or sys.stderr, initial=0, leave=True)
+        bar.update(done - bar.n)
+        state["last"] = done
+        if total is not None and done >= total:
+            bar.close()
+            state["bar"] = None
+            state["last"] = -1
+
+    return progress

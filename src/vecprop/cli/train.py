@@ -1,0 +1,224 @@
+"""``vecprop train``: resolve the config, split and scale the data, fit, and write the run folder."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..callbacks import EarlyStopping
+from ..network import Network
+from ..optimizers import get_optimizer
+from ..schedules import get_schedule
+from ..training import TrainingDiverged, fit
+from . import config as C
+from .errors import UserError, user_errors
+from .prepare import canonical_data, load_dataset, model_extra, prepare
+from .progress import JSONLinesLogger, ProgressBar, progress_enabled
+from .report import final_metrics, write_run_folder
+
+EXAMPLES = """\
+examples:
+  vecprop train --data digits --hidden 128 --epochs 30
+  vecprop train --data moons --hidden 16,16 --activation tanh --epochs 200 --lr 0.01
+  vecprop train --data data.csv --target label --early-stopping 10 --out runs/mine
+  vecprop train --config runs/mine/config.toml            # reproduce a run bit for bit
+  vecprop train --config runs/mine/config.toml --seed 1   # the same run with another seed
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train", help="train a network on a data set and write a run folder",
+        description="Train a feed-forward network. Input and output sizes come from the data; the "
+                    "output activation and loss default from the task. Flags override --config values. "
+                    "Writes DIR/model.npz, config.toml, metrics.json, history.csv and plots.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = p.add_argument_group("data")
+    d.add_argument("--data", metavar="DATA", help="a data set name (see `vecprop datasets`) or a "
+                   ".csv/.npz/.npy/IDX file")
+    d.add_argument("--target", metavar="COL", help="CSV target column, by name or index (default: last)")
+    d.add_argument("--n-samples", dest="n_samples", type=int, metavar="N",
+                   help="use N examples (synthetic sets: generate N; others: a seeded subset)")
+    d.add_argument("--val-fraction", dest="val_fraction", type=float, metavar="F",
+                   help="validation share, carved from the training rows (default 0.1)")
+    d.add_argument("--test-fraction", dest="test_fraction", type=float, metavar="F",
+                   help="test share (default 0.2; ignored when the data ships a test set)")
+    d.add_argument("--scale", choices=C.SCALES, help="input scaling fitted on the training rows "
+                   "(default standardize)")
+    d.add_argument("--target-scale", dest="target_scale", choices=C.TARGET_SCALES,
+                   help="regression targets: standardize for training (default) or none")
+    m = p.add_argument_group("model")
+    m.add_argument("--hidden", type=C.int_list, metavar="N,N,...", help="hidden layer sizes (default 64)")
+    m.add_argument("--activation", metavar="NAME", help="hidden activation (default relu)")
+    m.add_argument("--output-activation", dest="output_activation", metavar="NAME",
+                   help="default from the task: softmax, sigmoid or identity")
+    m.add_argument("--loss", metavar="NAME", help="default from the task: cross_entropy, "
+                   "binary_cross_entropy or squared_error")
+    m.add_argument("--dropout", type=float, metavar="P", help="drop probability of hidden units (default 0)")
+    m.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
+    m.add_argument("--init", type=C.name_list, metavar="NAME[,NAME...]",
+                   help="initialiser, one for all layers or one per layer (default by activation)")
+    t = p.add_argument_group("training")
+    t.add_argument("--optimizer", metavar="NAME", help="sgd, momentum, nesterov, rmsprop, adam (default), "
+                   "adamw, lbfgs")
+    t.add_argument("--lr", type=float, help="learning rate (default by optimizer: adam 0.001, sgd 0.1)")
+    t.add_argument("--epochs", type=int, metavar="N", help="default 30")
+    t.add_argument("--batch-size", dest="batch_size", type=int, metavar="N", help="default 32; 0 = full batch")
+    t.add_argument("--l2", type=float, metavar="LAMBDA", help="L2 penalty lambda/(2m) sum ||Theta||^2")
+    t.add_argument("--weight-decay", dest="weight_decay", type=float, metavar="W",
+                   help="optimizer weight decay (decoupled for adamw, default 0.01 there; else 0)")
+    t.add_argument("--clip-norm", dest="clip_norm", type=float, metavar="C", help="clip the gradient norm")
+    t.add_argument("--schedule", metavar="NAME", help="constant (default), step, exponential, cosine, plateau")
+    t.add_argument("--warmup", type=int, metavar="N", help="cosine schedule: linear warm-up epochs")
+    t.add_argument("--min-lr", dest="min_lr", type=float, metavar="LR", help="cosine/plateau: lowest lr")
+    t.add_argument("--schedule-arg", dest="schedule_args", type=C.key_value, action="append",
+                   metavar="KEY=VALUE", help="another schedule parameter, e.g. step_size=10 or gamma=0.5")
+    t.add_argument("--early-stopping", dest="early_stopping", type=int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a better validation cost; keep the best weights")
+    t.add_argument("--seed", type=int, help="seeds data generation, split, weights and batches (default 0)")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>-<date>-<time>)")
+    o.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags win)")
+    o.add_argument("--no-plots", dest="plots", action="store_const", const=False, help="skip the PNG plots")
+    o.add_argument("--plots", dest="plots", action="store_const", const=True, help=argparse.SUPPRESS)
+    o.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print only the result")
+    o.add_argument("--log-jsonl", dest="log_jsonl", metavar="FILE", help="append one JSON object per epoch")
+    p.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
+    """Defaults <- --config file <- flags given on the command line."""
+    file_values = C.read_config_file(args.config) if args.config else {}
+    flags = {name: getattr(args, name, None) for name in C.FIELDS}
+    if args.schedule_args:
+        flags["schedule_options"] = {**file_values.get("schedule_options", {}), **dict(args.schedule_args)}
+    return C.merge(file_values, flags)
+
+
+def build_schedule(cfg: C.TrainConfig) -> Any:
+    """The schedule named in the config, with defaults derived from ``epochs`` where it needs them."""
+    name, opts = cfg.schedule, dict(cfg.schedule_options)
+    if cfg.warmup and name != "cosine":
+        raise UserError(f"--warmup applies to --schedule cosine; the schedule is {name!r}")
+    defaults: dict[str, dict[str, Any]] = {
+        "cosine": {"total_epochs": max(cfg.epochs, cfg.warmup + 1), "warmup_epochs": cfg.warmup,
+                   "min_lr": cfg.min_lr},
+        "step": {"step_size": max(1, cfg.epochs // 3), "gamma": 0.1},
+        "exponential": {"gamma": 0.95},
+        "plateau": {"factor": 0.5, "patience": 5, "min_lr": cfg.min_lr},
+    }
+    with user_errors("schedule"):
+        return get_schedule(name, lr=cfg.lr, **{**defaults.get(name, {}), **opts})
+
+
+def build_network(cfg: C.TrainConfig, n_0: int, n_L: int, rng: np.random.Generator) -> Network:
+    sizes = [n_0, *cfg.hidden, n_L]
+    activations = [cfg.activation] * len(cfg.hidden) + [cfg.output_activation]
+    init = None if cfg.init is None else (cfg.init[0] if len(cfg.init) == 1 else list(cfg.init))
+    with user_errors("model"):
+        return Network(sizes, activations, cfg.loss, seed=rng, dtype=cfg.dtype, init=init,
+                       dropout=cfg.dropout if cfg.hidden else [])
+
+
+def build_optimizer(cfg: C.TrainConfig) -> Any:
+    if cfg.optimizer == "lbfgs":
+        return "lbfgs"
+    kwargs = {"lr": cfg.lr}
+    if cfg.weight_decay:
+        kwargs["weight_decay"] = cfg.weight_decay
+    elif cfg.optimizer == "adamw":
+        kwargs["weight_decay"] = 0.0
+    with user_errors("optimizer"):
+        return get_optimizer(cfg.optimizer, **kwargs)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    cfg = cfg.replace(data=canonical_data(cfg.data))
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    ds = load_dataset(cfg.data, target=cfg.target, seed=cfg.seed, n_samples=cfg.n_samples)
+    cfg = C.resolve(cfg, ds.task)
+    prep = prepare(ds, loss=cfg.loss, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                   seed=cfg.seed, scale=cfg.scale, target_scale=cfg.target_scale, dtype=cfg.dtype)
+    init_seed, fit_seed = np.random.SeedSequence(cfg.seed).spawn(2)
+    net = build_network(cfg, ds.n_features, prep.n_L, np.random.default_rng(init_seed))
+    cfg = cfg.replace(init=tuple(net.init))
+    optimizer = build_optimizer(cfg)
+    schedule = build_schedule(cfg) if cfg.optimizer != "lbfgs" else None
+
+    out = Path(cfg.out) if cfg.out else _default_out(ds.name)
+    with user_errors("--out"):
+        out.mkdir(parents=True, exist_ok=True)
+    n_val = 0 if prep.val is None else prep.val.m
+    n_test = 0 if prep.test is None else prep.test.m
+    say(f"{ds.name}: {ds.task}, {ds.n_features} features"
+        + (f", {ds.n_classes} classes" if ds.n_classes else "")
+        + f"; {prep.train.m} train / {n_val} validation / {n_test} test examples")
+    acts = ", ".join(a.name for a in net.activations)
+    say(f"network {' -> '.join(map(str, net.sizes))} ({acts}), loss {net.loss.name}, "
+        f"{net.flat.size:,} parameters, {net.dtype.name}; {cfg.optimizer} lr {cfg.lr:g}, "
+        f"{cfg.epochs} epochs, batch {cfg.batch_size or 'full'}")
+
+    callbacks: list[Any] = []
+    stopper = None
+    if cfg.early_stopping:
+        stopper = EarlyStopping(monitor="val_cost" if prep.val is not None else "cost",
+                                patience=cfg.early_stopping, restore_best=True)
+        callbacks.append(stopper)
+    if args.log_jsonl:
+        callbacks.append(JSONLinesLogger(args.log_jsonl))
+    if progress_enabled(args.quiet):
+        batch = cfg.batch_size or prep.train.m
+        callbacks.append(ProgressBar(-(-prep.train.m // batch) if cfg.optimizer != "lbfgs" else 0))
+    t0 = time.perf_counter()
+    try:
+        history = fit(net, prep.train.X, prep.train.Y, optimizer=optimizer, epochs=cfg.epochs,
+                      batch_size=cfg.batch_size or None, l2=cfg.l2, clip_norm=cfg.clip_norm or None,
+                      validation=None if prep.val is None else (prep.val.X, prep.val.Y),
+                      schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed))
+    except TrainingDiverged as err:
+        raise UserError(f"training diverged: {err}. Try a smaller --lr, --clip-norm 1, or --scale "
+                        f"standardize", code=1) from None
+    wall = time.perf_counter() - t0
+
+    records = [{**r, "epoch": int(r["epoch"]) + 1} for r in history.records]
+    best = stopper.best_epoch + 1 if stopper is not None and stopper.best_epoch >= 0 else None
+    metrics = final_metrics(net, prep, ds)
+    metrics.update({"data": ds.name, "task": ds.task, "n_train": prep.train.m, "n_val": n_val,
+                    "n_test": n_test, "n_params": int(net.flat.size), "epochs_run": len(records),
+                    "best_epoch": best, "stopped_early": bool(stopper is not None and len(records) < cfg.epochs),
+                    "wall_seconds": round(wall, 3)})
+    split = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
+             "n_samples": cfg.n_samples, "target": cfg.target}
+    extra = model_extra(ds, prep, cfg.to_toml_dict(), split)
+    files = write_run_folder(out, cfg, net, extra, records, metrics, prep, ds, best, plots=cfg.plots)
+
+    _summary(metrics, ds.task, out, files, say)
+    return 0
+
+
+def _default_out(name: str) -> Path:
+    from .outputs import unique_run_dir
+
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(name).stem) or "data"
+    return unique_run_dir(Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _summary(metrics: dict[str, Any], task: str, out: Path, files: list[Path], say: Any) -> None:
+    key = "r2" if task == "regression" else "accuracy"
+    parts = [f"{p} {metrics[f'{p}_{key}']:.4f}" for p in ("train", "val") if f"{p}_{key}" in metrics]
+    say(f"trained {metrics['epochs_run']} epochs in {metrics['wall_seconds']:.1f} s"
+        + (f" (early stopping kept epoch {metrics['best_epoch']})" if metrics.get("stopped_early") else ""))
+    if f"test_{key}" in metrics:
+        print(f"test {key} {metrics[f'test_{key}']:.4f}" + (f"  ({', '.join(parts)})" if parts else ""))
+    else:
+        print(f"{', '.join(parts)} (no test split: --test-fraction is 0)")
+    print(f"run folder: {out}/ (model.npz, config.toml, metrics.json, history.csv)")
+    pngs = [f for f in files if f.suffix == ".png"]
+    if pngs:
+        print("plots: " + ", ".join(str(f) for f in pngs))
+    sys.stdout.flush()

@@ -1,0 +1,143 @@
+"""Feature scalers fitted on training rows only, saved as plain lists (no pickle)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _rows(X: np.ndarray, n_features: int | None, who: str) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{who}: X must be 2-D rows (m, n_0); got shape {X.shape} "
+                         f"(for one feature, use X.reshape(-1, 1))")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{who}: X has {X.shape[1]} features; the scaler was fitted on {n_features}")
+    return X
+
+
+class Standardizer:
+    """Per-feature ``(X - mean_) / std_``; a constant feature gets ``std_ = 1``.
+
+    Attributes
+    ----------
+    mean_, std_ : np.ndarray, shape (n_0,)
+        Set by :meth:`fit` from the training rows.
+
+    Examples
+    --------
+    >>> s = Standardizer().fit(np.array([[0.0, 5.0], [2.0, 5.0]]))
+    >>> s.transform(np.array([[1.0, 5.0]]))
+    array([[0., 0.]])
+    """
+
+    kind = "standardize"
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+        self.std_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray) -> "Standardizer":
+        """Learn mean and standard deviation per column of the TRAINING rows ``X`` (m, n_0)."""
+        D = _rows(X, None, "Standardizer.fit").astype(np.float64)  # a copy, centred in place
+        self.mean_ = D.mean(axis=0)
+        D -= self.mean_
+        D *= D
+        std = np.sqrt(D.mean(axis=0))  # = X.std(axis=0); in place is ~10x faster on (60000, 784)
+        self.std_ = np.where(std > 0, std, 1.0)
+        return self
+
+    def transform(self, X: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """Scaled copy (m, n_0) of ``X`` in ``dtype``."""
+        if self.mean_ is None:
+            raise RuntimeError("Standardizer is not fitted; call fit(X_train) first")
+        Z = _rows(X, self.mean_.size, "Standardizer.transform").astype(np.float64)  # a copy
+        Z -= self.mean_  # in place: mixed-dtype (uint8 - float64) expressions are ~10x slower
+        Z /= self.std_
+        return Z.astype(dtype, copy=False)
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
+        """Undo :meth:`transform` (e.g. for standardized regression targets)."""
+        X = _rows(X, self.mean_.size, "Standardizer.inverse_transform")
+        return X * self.std_ + self.mean_
+
+    def to_dict(self) -> dict:
+        """``{"kind", "mean", "std"}`` as plain float lists, safe for JSON."""
+        return {"kind": self.kind, "mean": self.mean_.tolist(), "std": self.std_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Standardizer":
+        scaler = cls()
+        scaler.mean_ = np.asarray(d["mean"], dtype=np.float64)
+        scaler.std_ = np.asarray(d["std"], dtype=np.float64)
+        return scaler
+
+    def __repr__(self) -> str:
+        n = "unfitted" if self.mean_ is None else f"n_0={self.mean_.size}"
+        return f"Standardizer({n})"
+
+
+class MinMaxScaler:
+    """Map ``[low, high]`` to ``[0, 1]``: fixed bounds (``MinMaxScaler(0, 255)`` for
+    pixels) or, when none are given, each feature's min and max over the training rows."""
+
+    kind = "minmax"
+
+    def __init__(self, low: float | None = None, high: float | None = None) -> None:
+        if (low is None) != (high is None) or (low is not None and not high > low):
+            raise ValueError(f"give both low < high, or neither; got low={low}, high={high}")
+        self.low, self.high = low, high
+        self.min_: np.ndarray | None = None
+        self.range_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray) -> "MinMaxScaler":
+        """Learn per-feature bounds from the TRAINING rows ``X`` (m, n_0) (or broadcast the fixed ones)."""
+        X = _rows(X, None, "MinMaxScaler.fit")
+        n = X.shape[1]
+        if self.low is not None:
+            self.min_, self.range_ = np.full(n, float(self.low)), np.full(n, float(self.high - self.low))
+        else:
+            self.min_ = X.min(axis=0).astype(np.float64)
+            spread = X.max(axis=0) - self.min_
+            self.range_ = np.where(spread > 0, spread, 1.0)
+        return self
+
+    def transform(self, X: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """Scaled copy (m, n_0) of ``X`` in ``dtype``."""
+        if self.min_ is None:
+            raise RuntimeError("MinMaxScaler is not fitted; call fit(X_train) first")
+        Z = _rows(X, self.min_.size, "MinMaxScaler.transform").astype(np.float64)  # a copy
+        Z -= self.min_  # in place: mixed-dtype (uint8 - float64) expressions are ~10x slower
+        Z /= self.range_
+        return Z.astype(dtype, copy=False)
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def to_dict(self) -> dict:
+        """``{"kind", "min", "range"}`` as plain float lists, safe for JSON."""
+        return {"kind": self.kind, "min": self.min_.tolist(), "range": self.range_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MinMaxScaler":
+        scaler = cls()
+        scaler.min_ = np.asarray(d["min"], dtype=np.float64)
+        scaler.range_ = np.asarray(d["range"], dtype=np.float64)
+        return scaler
+
+    def __repr__(self) -> str:
+        bounds = "" if self.low is None else f"{self.low}, {self.high}, "
+        n = "unfitted" if self.min_ is None else f"n_0={self.min_.size}"
+        return f"MinMaxScaler({bounds}{n})"
+
+
+SCALERS = {cls.kind: cls for cls in (Standardizer, MinMaxScaler)}
+
+
+def scaler_from_dict(d: dict) -> Standardizer | MinMaxScaler:
+    """Rebuild a scaler from its ``to_dict()``; an unknown ``kind`` lists the valid ones."""
+    kind = d.get("kind")
+    if kind not in SCALERS:
+        raise ValueError(f"unknown scaler kind {kind!r}; valid: {sorted(SCALERS)}")
+    return SCALERS[kind].from_dict(d)

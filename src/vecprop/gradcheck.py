@@ -1,0 +1,128 @@
+"""Gradient checking: (A) and (B) against central differences of J, per layer and parameter."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .network import Network
+
+
+class GradcheckWarning(UserWarning):
+    """A check whose numbers may mislead (a ReLU-style kink inside the difference step)."""
+
+
+@dataclass(frozen=True)
+class GradcheckRow:
+    """One parameter's verdict: ||analytic - numeric|| / (||analytic|| + ||numeric||)."""
+
+    layer: int
+    param: str  # "dTheta" or "db"
+    rel_error: float
+    worst_index: tuple[int, int]
+    analytic: float  # the worst entry, analytic
+    numeric: float  # the worst entry, by central differences
+    ok: bool
+
+
+@dataclass
+class GradcheckReport:
+    rows: list[GradcheckRow]
+    tol: float
+    eps: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    @property
+    def worst(self) -> GradcheckRow:
+        return max(self.rows, key=lambda r: r.rel_error)
+
+    @property
+    def failures(self) -> list[GradcheckRow]:
+        return [r for r in self.rows if not r.ok]
+
+    def __str__(self) -> str:
+        head = f"{'layer':>5}  {'param':<7}{'rel. error':>12}  {'worst entry':<12}{'analytic':>13}{'numeric':>13}  ok"
+        lines = [head, "-" * len(head)]
+        for r in self.rows:
+            idx = f"[{r.worst_index[0]},{r.worst_index[1]}]"
+            lines.append(f"{r.layer:>5}  {r.param:<7}{r.rel_error:>12.2e}  {idx:<12}"
+                         f"{r.analytic:>13.5e}{r.numeric:>13.5e}  {'yes' if r.ok else 'NO'}")
+        verdict = "PASS" if self.ok else f"FAIL: {', '.join(f'{r.param}[{r.layer}]' for r in self.failures)}"
+        lines.append(f"{verdict} (tolerance {self.tol:g}, step {self.eps:g}, float64)")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def gradcheck(
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    l2: float = 0.0,
+    masks: Sequence[np.ndarray | None] | None = None,
+    eps: float = 1e-6,
+    tol: float = 1e-7,
+) -> GradcheckReport:
+    """Compare backward's dTheta[l], db[l] with (J(p + eps) - J(p - eps)) / 2 eps for every entry.
+
+    The check runs on a float64 copy of ``net`` (the original is not touched). ``masks``
+    replays fixed dropout masks (as ``net.cache.M`` holds them after a training forward).
+    """
+    net64 = net.astype("float64")
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    masks64 = None if masks is None else [None if M is None else np.asarray(M, np.float64) for M in masks]
+    analytic = net64.flatten(net64.gradients(X, Y, l2=l2, masks=masks64))
+    found = _kinks(net64, Y, eps)
+
+    numeric = np.empty_like(analytic)
+    p = net64.flat
+    for i in range(p.size):
+        saved = p[i]
+        p[i] = saved + eps
+        J_plus = net64.cost(X, Y, l2=l2, masks=masks64)
+        p[i] = saved - eps
+        J_minus = net64.cost(X, Y, l2=l2, masks=masks64)
+        p[i] = saved
+        numeric[i] = (J_plus - J_minus) / (2 * eps)
+
+    rows = []
+    for l, ((aT, ab), (nT, nb)) in enumerate(zip(net64._views(analytic), net64._views(numeric)), start=1):
+        for name, a, n in (("dTheta", aT, nT), ("db", ab, nb)):
+            denom = np.linalg.norm(a) + np.linalg.norm(n)
+            rel = float(np.linalg.norm(a - n) / denom) if denom > 0 else 0.0
+            worst = np.unravel_index(int(np.argmax(np.abs(a - n))), a.shape)
+            rows.append(GradcheckRow(l, name, rel, (int(worst[0]), int(worst[1])),
+                                     float(a[worst]), float(n[worst]), rel < tol))
+    report = GradcheckReport(rows, tol, eps, found)
+    for w in found:
+        warnings.warn(w, GradcheckWarning, stacklevel=2)
+    return report
+
+
+def _kinks(net: Network, Y: np.ndarray, eps: float) -> list[str]:
+    """Layers whose Z lies within the difference step of a kink, where numeric slopes straddle it."""
+    out = []
+    c = net.cache
+    for l, act in enumerate(net.activations, start=1):
+        if not act.kink:
+            continue
+        # A step eps in Theta[l] moves Z[l] by at most eps * |A[l-1]|; in b[l], by eps.
+        reach = 10 * eps * max(1.0, float(np.abs(c.A[l - 1]).max()))
+        near = int((np.abs(c.Z[l]) < reach).sum())
+        if near:
+            out.append(f"layer {l} ({act.name}): {near} entries of Z[{l}] lie within {reach:.1e} of the "
+                       f"kink at 0; the numerical gradient may be wrong there, not the analytic one")
+    if net.loss.kink:
+        reach = 10 * eps * max(1.0, float(np.abs(c.A[-2]).max()))
+        near = int((np.abs(c.A[-1] - Y) < reach).sum())
+        if near:
+            out.append(f"loss {net.loss.name}: {near} entries of A[L] lie within {reach:.1e} of Y, "
+                       f"its kink; the numerical gradient may be wrong there")
+    return out

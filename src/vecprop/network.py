@@ -1,0 +1,252 @@
+"""The L-layer network of the derivation: forward (eq. 1), cost (eq. 2), backward (A)-(D)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._checks import as_columns, as_targets, check_dtype, check_sizes
+from .activations import Activation, get_activation
+from .initializers import default_initializer, get_initializer
+from .losses import Loss, get_loss, is_fused
+
+Params = list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class Cache:
+    """Every matrix of the last forward and backward pass, indexed by layer l = 0..L.
+
+    ``A[0]`` is X; ``Z[0]``, ``dZ[0]`` and ``dA[0]`` are None (the input has no Z, and nothing
+    reads the input's gradient, so it is never computed). ``M[l]`` is layer l's dropout mask
+    (None without dropout); then ``A[l] = alpha(Z[l]) * M[l]`` and ``alpha_Z[l]`` keeps
+    ``alpha(Z[l])`` for (C). ``dA[L]`` is None when the output layer is fused with its loss.
+    """
+
+    A: list[np.ndarray | None] = field(default_factory=list)
+    Z: list[np.ndarray | None] = field(default_factory=list)
+    M: list[np.ndarray | None] = field(default_factory=list)
+    alpha_Z: list[np.ndarray | None] = field(default_factory=list)
+    dZ: list[np.ndarray | None] = field(default_factory=list)
+    dA: list[np.ndarray | None] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        shapes = lambda xs: [None if x is None else x.shape for x in xs]  # noqa: E731
+        return f"Cache(A={shapes(self.A)}, Z={shapes(self.Z)}, dZ={shapes(self.dZ)})"
+
+
+class Network:
+    """A feed-forward network ``X = A[0] -> Z[l] = Theta[l] A[l-1] + b[l] -> A[l] = alpha[l](Z[l])``.
+
+    Parameters
+    ----------
+    sizes : [n_0, n_1, ..., n_L], L >= 1.
+    activations : L activations (names, config dicts, or objects with value/derivative).
+    loss : the error err{A, y} of eq. 2.
+    seed : int or numpy Generator for the initial weights.
+    dtype : "float32" (default, fast) or "float64" (for checking); fixed for the network's life.
+    init : initialiser name for all layers, or one per layer; default by activation.
+    dropout : drop probability per hidden layer (a float for all, or L-1 floats); used only
+        when ``forward`` is given an ``rng`` (training), never at inference.
+
+    Notes
+    -----
+    All parameters live in one flat buffer (``flat``); ``params[l-1] = (Theta[l], b[l])`` are
+    views into it, so writing into them changes the network, and an optimizer or an allreduce
+    can treat the whole network as one vector.
+
+    Examples
+    --------
+    >>> net = Network([4, 8, 3], ["relu", "softmax"], "cross_entropy", seed=0)
+    >>> net.forward(np.zeros((4, 5))).shape
+    (3, 5)
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activations: Sequence[str | dict | Activation | Any],
+        loss: str | dict | Loss = "squared_error",
+        *,
+        seed: int | np.random.Generator = 0,
+        dtype: str | np.dtype = "float32",
+        init: str | Sequence[str] | None = None,
+        dropout: float | Sequence[float] = 0.0,
+    ) -> None:
+        self.sizes = check_sizes(sizes)
+        self.L = len(self.sizes) - 1
+        if isinstance(activations, (str, dict)) or len(activations) != self.L:
+            raise ValueError(
+                f"activations must list one activation per layer (L={self.L}); got {activations!r}"
+            )
+        self.activations = [get_activation(a) for a in activations]
+        self.loss = get_loss(loss)
+        self.dtype = check_dtype(dtype)
+        self.dropout = self._check_dropout(dropout)
+        self.fused = is_fused(self.activations[-1], self.loss)
+        inits = [init] * self.L if init is None or isinstance(init, str) else list(init)
+        if len(inits) != self.L:
+            raise ValueError(f"init must be one name or L={self.L} names; got {init!r}")
+        self.init = [i or default_initializer(a.name) for i, a in zip(inits, self.activations)]
+
+        n_params = sum(n * (p + 1) for p, n in zip(self.sizes, self.sizes[1:]))
+        self.flat = np.zeros(n_params, dtype=self.dtype)
+        self.params: Params = self._views(self.flat)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        for (Theta, _), name, n_l, n_prev in zip(self.params, self.init, self.sizes[1:], self.sizes):
+            Theta[...] = get_initializer(name)(n_l, n_prev, rng)  # drawn in float64, then rounded
+        self.cache = Cache()
+
+    def _check_dropout(self, dropout: float | Sequence[float]) -> tuple[float, ...]:
+        rates = [dropout] * (self.L - 1) if np.isscalar(dropout) else list(dropout)
+        if len(rates) != self.L - 1:
+            raise ValueError(f"dropout must be one rate or L-1={self.L - 1} rates (hidden layers); got {dropout!r}")
+        for l, p in enumerate(rates, start=1):
+            if not (0.0 <= float(p) < 1.0):
+                raise ValueError(f"dropout rate for layer {l} must be in [0, 1); got {p!r}")
+        return tuple(float(p) for p in rates) + (0.0,)  # the output layer never drops
+
+    def _views(self, flat: np.ndarray) -> Params:
+        """Split a flat vector into (Theta[l], b[l]) views, layer by layer."""
+        out, start = [], 0
+        for n_prev, n_l in zip(self.sizes, self.sizes[1:]):
+            Theta = flat[start : start + n_l * n_prev].reshape(n_l, n_prev)
+            start += n_l * n_prev
+            b = flat[start : start + n_l].reshape(n_l, 1)
+            start += n_l
+            out.append((Theta, b))
+        return out
+
+    # ---- forward (eq. 1) -------------------------------------------------------------
+    def forward(
+        self,
+        X: np.ndarray,
+        *,
+        rng: np.random.Generator | None = None,
+        masks: Sequence[np.ndarray | None] | None = None,
+    ) -> np.ndarray:
+        """A[L] for X of shape (n_0, m); every Z[l], A[l] is kept in ``self.cache``.
+
+        Dropout is applied only when ``rng`` is given (training) or ``masks`` are (to replay
+        a mask, e.g. in a gradient check): inverted dropout, so A keeps its expected scale.
+        """
+        A = as_columns(X, self.sizes[0], self.dtype)
+        c = self.cache = Cache(A=[A], Z=[None], M=[None], alpha_Z=[None])
+        for l, ((Theta, b), act) in enumerate(zip(self.params, self.activations), start=1):
+            Z = Theta @ A + b  # (1) Z[l] = Theta[l] A[l-1] + b[l]   (n_l, m)
+            A = act.value(Z)  # (1) A[l] = alpha[l](Z[l])            (n_l, m)
+            c.alpha_Z.append(A)
+            M = self._mask(l, A.shape, rng, masks)
+            if M is not None:
+                A = A * M
+            c.Z.append(Z)
+            c.A.append(A)
+            c.M.append(M)
+        return A
+
+    def _mask(self, l: int, shape: tuple[int, int], rng, masks) -> np.ndarray | None:
+        if masks is not None:
+            return masks[l]
+        p = self.dropout[l - 1]
+        if rng is None or p == 0.0:
+            return None
+        keep = rng.random(shape, dtype=self.dtype) >= p
+        return keep * self.dtype.type(1.0 / (1.0 - p))
+
+    # ---- cost (eq. 2) ------------------------------------------------------------------
+    def cost(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, **forward_kwargs: Any) -> float:
+        """J = 1/m sum_c sum_i err{A[L], Y} (+ l2/(2m) sum_l ||Theta[l]||^2)."""
+        self.forward(X, **forward_kwargs)
+        return self.cached_cost(Y, l2=l2)
+
+    def cached_cost(self, Y: np.ndarray, *, l2: float = 0.0) -> float:
+        """The cost of the last forward pass against Y (n_L, m)."""
+        A_L, Z_L = self.cache.A[-1], self.cache.Z[-1]
+        m = A_L.shape[1]
+        Y = self._targets(Y, m)
+        E = self.loss.err_from_logits(Z_L, Y) if self.fused else self.loss.err(A_L, Y)
+        J = float(E.sum()) / m  # (2)
+        if l2:
+            J += l2 / (2 * m) * sum(float(np.vdot(Theta, Theta)) for Theta, _ in self.params)
+        return J
+
+    def _targets(self, Y: np.ndarray, m: int) -> np.ndarray:
+        Y = as_targets(Y, self.sizes[-1], m, self.dtype)
+        self.loss.check_targets(Y)
+        return Y
+
+    # ---- backward (A)-(D) -------------------------------------------------------------
+    def backward(self, Y: np.ndarray, *, l2: float = 0.0) -> Params:
+        """dTheta[l], db[l] for l = 1..L from the last forward pass; dZ[l], dA[l] kept in the cache.
+
+        Like the derivation, dA and dZ are per-example derivatives (dA[L] = err', eq. 5) and
+        the 1/m of eq. 2 enters in (A) and (B).
+        """
+        c, L = self.cache, self.L
+        if not c.Z:
+            raise RuntimeError("backward needs a forward pass first: call forward(X) or gradients(X, Y)")
+        m = c.A[-1].shape[1]
+        Y = self._targets(Y, m)
+        c.dZ, c.dA = [None] * (L + 1), [None] * (L + 1)
+        grads: Params = [None] * L  # type: ignore[list-item]
+        if self.fused:
+            dZ = c.A[L] - Y  # (C) fused with the loss: dA[L] * alpha'(Z[L]) = A[L] - Y
+        else:
+            dA = self.loss.derivative(c.A[L], Y)  # (5) dA[L] = err'{A[L], Y}
+        for l in range(L, 0, -1):
+            Theta, _ = self.params[l - 1]
+            if l < L or not self.fused:
+                c.dA[l] = dA
+                if c.M[l] is not None:
+                    dA = dA * c.M[l]  # dropout: only kept units pass gradient, with their scale
+                dZ = self.activations[l - 1].backward(c.Z[l], c.alpha_Z[l], dA)  # (C) dZ = dA * alpha'(Z)
+            c.dZ[l] = dZ
+            dTheta = (dZ @ c.A[l - 1].T) / m  # (A) dTheta[l] = 1/m dZ[l] A[l-1]^T   (n_l, n_{l-1})
+            if l2:
+                dTheta += (l2 / m) * Theta  # the L2 term's share of (A); biases are exempt
+            db = dZ.sum(axis=1, keepdims=True) / m  # (B) db[l] = 1/m sum_c dZ[l]     (n_l, 1)
+            grads[l - 1] = (dTheta, db)
+            if l > 1:
+                dA = Theta.T @ dZ  # (D) dA[l-1] = Theta[l]^T dZ[l]                (n_{l-1}, m)
+        return grads
+
+    def gradients(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, **forward_kwargs: Any) -> Params:
+        """Forward then backward: the list of (dTheta[l], db[l]), same shapes as ``params``."""
+        self.forward(X, **forward_kwargs)
+        return self.backward(Y, l2=l2)
+
+    def flatten(self, grads: Params, out: np.ndarray | None = None) -> np.ndarray:
+        """Pack (dTheta, db) pairs into one vector laid out like ``flat``."""
+        out = np.empty_like(self.flat) if out is None else out
+        for (dst_T, dst_b), (dT, db) in zip(self._views(out), grads):
+            dst_T[...] = dT
+            dst_b[...] = db
+        return out
+
+    # ---- copies and description -----------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """Everything but the weights, as JSON-able values (what a model file stores)."""
+        return {
+            "sizes": list(self.sizes),
+            "activations": [a.config() for a in self.activations],
+            "loss": self.loss.config(),
+            "dtype": self.dtype.name,
+            "init": list(self.init),
+            "dropout": list(self.dropout[:-1]),
+        }
+
+    def astype(self, dtype: str | np.dtype) -> Network:
+        """A copy in another dtype (an explicit conversion; nothing changes dtype silently)."""
+        twin = Network(self.sizes, self.activations, self.loss, dtype=dtype, init=self.init,
+                       dropout=self.dropout[:-1])
+        twin.flat[...] = self.flat
+        return twin
+
+    def copy(self) -> Network:
+        return self.astype(self.dtype)
+
+    def __repr__(self) -> str:
+        acts = ", ".join(a.name for a in self.activations)
+        return (f"Network(sizes={list(self.sizes)}, activations=[{acts}], loss={self.loss.name!r}, "
+                f"dtype={self.dtype.name!r}, params={self.flat.size})")

@@ -1,0 +1,379 @@
+"""scikit-learn estimators backed by vecprop: ``MLPClassifier`` and ``MLPRegressor`` (rows in, like scikit-learn).
+
+A drop-in for ``sklearn.neural_network``'s MLPs (same parameter names and fitted attributes),
+plus vecprop's own: per-layer ``activations``, ``dropout``, the regressor's ``loss``, any vecprop
+``optimizer`` (AdamW, RMSprop, ...), ``lr_schedule``, ``class_weight``, ``dtype``, validation-loss
+curves and pickle-free model files (``save``/``load``). See docs/sklearn.md.
+
+Examples
+--------
+>>> import numpy as np
+>>> from vecprop.sklearn import MLPClassifier
+>>> X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+>>> y = (X[:, 0] > 0).astype(int)
+>>> clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)  # doctest: +SKIP
+>>> clf.predict_proba(X).shape, clf.predict_proba(X).dtype, clf.coefs_[0].shape  # doctest: +SKIP
+((40, 2), dtype('float32'), (3, 8))
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call, check_classification_targets, type_of_target, unique_labels,
+)
+from sklearn.utils.validation import column_or_1d
+
+from ._sklearn_base import BaseMLP, validate_data
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_SKLEARN_OUTPUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier trained by vecprop: binary, multi-class and multi-label.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate_init, max_iter,
+    shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
+    early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change :
+        As in ``sklearn.neural_network.MLPClassifier``. ``activation`` also takes any vecprop
+        hidden activation ("gelu", "silu", "elu", ...); ``solver`` also takes "adamw",
+        "rmsprop", "momentum" and "nesterov". ``alpha`` is the derivation's L2 lambda.
+    activations : list of str or dict, optional
+        One activation per hidden layer; replaces ``activation``.
+    dropout : float or list of float
+        Inverted-dropout rate per hidden layer (training only).
+    optimizer : dict or vecprop optimizer, optional
+        Replaces ``solver``: ``{"name": "adamw", "weight_decay": 0.05}`` (lr defaults to
+        ``learning_rate_init``) or an optimizer object (deep-copied at fit).
+    lr_schedule : str, dict or vecprop schedule, optional
+        Per-epoch learning rate: "cosine" (over ``max_iter`` epochs), ``{"name": "step",
+        "step_size": 30}``, ...; "plateau" watches the validation loss with early stopping,
+        else the training loss.
+    class_weight : dict, "balanced" or None
+        Multiplies each example's weight by its class's weight (not for multi-label y).
+    dtype : "auto", "float32" or "float64"
+        The network's dtype; "auto" follows X at the first fit (float32 stays float32,
+        anything else trains in float64, as scikit-learn does).
+
+    Attributes
+    ----------
+    classes_ : (n_classes,) labels. For multi-label y, ``arange(n_labels)``.
+    net_ : the trained ``vecprop.Network`` (output softmax for multi-class, sigmoid otherwise).
+    coefs_, intercepts_ : scikit-learn's layout, ``coefs_[i] = Theta_[i].T`` (n_in, n_out) and
+        ``intercepts_[i] = b_[i][:, 0]``; views of the network's weights.
+    Theta_, b_ : the derivation's layout, Theta[l] (n_l, n_{l-1}), b[l] (n_l, 1); views.
+    loss_, loss_curve_, best_loss_, n_iter_, t_, validation_scores_, best_validation_score_,
+    n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_ :
+        As in scikit-learn (``loss_curve_`` is also filled by lbfgs, one entry per iteration).
+    validation_loss_curve_ : list of float or None
+        Validation cost per epoch (with ``early_stopping``).
+    """
+
+    _parameter_constraints: dict = {
+        **BaseMLP._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+        batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+        tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+        early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        n_iter_no_change=10, activations=None, dropout=0.0, optimizer=None, lr_schedule=None,
+        class_weight=None, dtype="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.activations = activations
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.class_weight = class_weight
+        self.dtype = dtype
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+        """Train on X (n_samples, n_features) and labels y (n_samples,) or an indicator matrix.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features); float32 keeps a float32 network (dtype="auto").
+        y : (n_samples,) class labels, or (n_samples, n_labels) 0/1 indicators for multi-label.
+        sample_weight : (n_samples,) non-negative weights, optional. With a full batch, weight k
+            trains exactly like k copies of the example, weight 0 like dropping it.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(lambda est: est._check_partial_fit())
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
+        """One epoch over (X, y), continuing the optimizer; ``classes`` is required on the first call."""
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    # ---- targets -------------------------------------------------------------------------
+    def _validate_xy(self, X, y, *, reset: bool, incremental: bool, classes: Any) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        y_type = type_of_target(y)
+        if y_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"{type(self).__name__} supports binary, multi-class and multi-label targets; "
+                             f"got {y_type} y")
+        if incremental:
+            if _check_partial_fit_first_call(self, classes):
+                self._set_classes(classes if y_type != "multilabel-indicator" else None, y, y_type)
+        elif reset:
+            self._set_classes(None, y, y_type)
+        elif set(unique_labels(y)) - set(self.classes_) or (
+                self.warm_start and set(unique_labels(y)) != set(self.classes_)):
+            raise ValueError(f"warm_start can only be used where `y` has the same classes as in the previous "
+                             f"call to fit. Previously got {self.classes_}, `y` has {unique_labels(y)}")
+        return X, self._encode(y)
+
+    def _set_classes(self, classes: Any, y: np.ndarray, y_type: str) -> None:
+        if y_type == "multilabel-indicator":
+            self.classes_, self._y_type = np.arange(y.shape[1]), y_type
+            return
+        self.classes_ = unique_labels(y if classes is None else classes)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y contains only one class ({self.classes_[0]!r}); a classifier needs at least "
+                             "two classes")
+        self._y_type = "binary" if len(self.classes_) == 2 else "multiclass"
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        """Targets as rows (m, n_L): one-hot (multi-class), one 0/1 column (binary), indicators (multi-label)."""
+        if self._y_type == "multilabel-indicator":
+            if y.ndim != 2 or y.shape[1] != len(self.classes_):
+                raise ValueError(f"y must be a (n_samples, {len(self.classes_)}) indicator matrix; got {y.shape}")
+            return np.asarray(y, dtype=np.float64)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D class labels for a {self._y_type} classifier; got shape {y.shape}")
+        idx = np.searchsorted(self.classes_, y)
+        idx[idx == len(self.classes_)] = 0
+        unknown = self.classes_[idx] != y
+        if unknown.any():
+            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                             f"'y' has {unique_labels(y)}.")
+        if self._y_type == "binary":
+            return idx.reshape(-1, 1).astype(np.float64)
+        Y = np.zeros((len(y), len(self.classes_)))
+        Y[np.arange(len(y)), idx] = 1.0
+        return Y
+
+    def _labels_index(self, Y_rows: np.ndarray) -> np.ndarray:
+        """Class index per example of encoded single-label targets."""
+        return Y_rows[:, 0].astype(np.intp) if self._y_type == "binary" else Y_rows.argmax(axis=1)
+
+    def _check_weights(self, Y_rows, w, incremental):
+        if self.class_weight is not None:
+            if self._y_type == "multilabel-indicator":
+                raise ValueError("class_weight is not supported for multi-label y; use sample_weight")
+            if incremental and self.class_weight == "balanced":
+                raise ValueError("class_weight='balanced' is not supported by partial_fit (a batch does not "
+                                 "see the class frequencies); pass a dict")
+            cw = compute_sample_weight(self.class_weight, self.classes_[self._labels_index(Y_rows)])
+            w = cw if w is None else w * cw
+        if w is not None and not incremental and self._y_type != "multilabel-indicator":
+            present = np.unique(self._labels_index(Y_rows)[w > 0])
+            if len(present) < 2:
+                raise ValueError("sample_weight leaves only one class with a positive weight; a classifier "
+                                 "needs at least two classes")
+        return w
+
+    def _stratify_labels(self, Y_rows):
+        return None if self._y_type == "multilabel-indicator" else self._labels_index(Y_rows)
+
+    def _head(self) -> tuple[str, str]:
+        if self._y_type == "multiclass":
+            return "softmax", "cross_entropy"
+        return "sigmoid", "binary_cross_entropy"
+
+    @property
+    def out_activation_(self) -> str:
+        """scikit-learn's name of the output activation: "softmax" or "logistic"."""
+        return _SKLEARN_OUTPUT_NAMES[self._net().activations[-1].name]
+
+    # ---- predictions -----------------------------------------------------------------------
+    def _decode(self, P: np.ndarray) -> np.ndarray:
+        """Labels from output rows (m, n_L), thresholds as scikit-learn's LabelBinarizer (p > 0.5)."""
+        if self._y_type == "multiclass":
+            return self.classes_[P.argmax(axis=1)]
+        if self._y_type == "binary":
+            return self.classes_[(P[:, 0] > 0.5).astype(np.intp)]
+        return (P > 0.5).astype(np.int64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (n_samples,), or indicators (n_samples, n_labels) for multi-label."""
+        return self._decode(self._forward_rows(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities (n_samples, n_classes), columns in ``classes_`` order, in the network's dtype."""
+        P = self._forward_rows(X)
+        if self._y_type == "binary":
+            return np.hstack([1 - P, P])
+        return np.ascontiguousarray(P)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``; an underflowed probability gives -inf."""
+        P = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(P, out=P)
+
+    def _score_rows(self, X_rows, Y_rows, w) -> float:
+        P = self._forward_rows_trusted(X_rows)
+        if not np.isfinite(P).all():
+            return np.nan
+        true = Y_rows.astype(np.int64) if self._y_type == "multilabel-indicator" else self._labels_index(Y_rows)
+        pred = self._decode(P)
+        if self._y_type != "multilabel-indicator":
+            pred = np.searchsorted(self.classes_, pred)
+        return float(accuracy_score(true, pred, sample_weight=w))
+
+    def _extra_state(self, arrays):
+        classes = np.asarray(self.classes_)
+        arrays["classes"] = classes.astype(str) if classes.dtype == object else classes
+        return {"y_type": self._y_type, "classes_dtype": "object" if classes.dtype == object else "native"}
+
+    def _restore_extra_state(self, fitted, arrays):
+        self._y_type = fitted["y_type"]
+        classes = arrays["classes"]
+        self.classes_ = classes.astype(object) if fitted["classes_dtype"] == "object" else classes
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"multilabel": True}
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor trained by vecprop: single- and multi-output.
+
+    Parameters
+    ----------
+    loss : "squared_error", "absolute_error", "huber" or a dict such as ``{"name": "huber", "delta": 2.0}``
+        The per-entry error err{a, y}; squared_error is err = (a - y)^2 / 2, summed over the
+        outputs (scikit-learn reports the mean over outputs; the gradients are the same).
+    Other parameters : as :class:`MLPClassifier` (without ``class_weight``).
+
+    Attributes
+    ----------
+    As :class:`MLPClassifier`, without ``classes_``; the output activation is the identity.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "absolute_error", "huber"}), dict],
+    }
+
+    def __init__(
+        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+        batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+        tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+        early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        n_iter_no_change=10, activations=None, dropout=0.0, optimizer=None, lr_schedule=None,
+        loss="squared_error", dtype="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.activations = activations
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.loss = loss
+        self.dtype = dtype
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(lambda est: est._check_partial_fit())
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """One epoch over (X, y), continuing the optimizer."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _validate_xy(self, X, y, *, reset: bool, incremental: bool, classes: Any) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
+                             reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y_rows = y.reshape(-1, 1) if y.ndim == 1 else y
+        if not reset and hasattr(self, "n_outputs_") and Y_rows.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y_rows.shape[1]} outputs, but {type(self).__name__} was fitted with "
+                             f"{self.n_outputs_}")
+        return X, Y_rows
+
+    def _head(self) -> tuple[str, Any]:
+        return "identity", self.loss
+
+    @property
+    def out_activation_(self) -> str:
+        """scikit-learn's name of the output activation: "identity"."""
+        self._net()
+        return "identity"
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions (n_samples,) for one output, else (n_samples, n_outputs), in the network's dtype."""
+        P = self._forward_rows(X)
+        return P[:, 0].copy() if P.shape[1] == 1 else np.ascontiguousarray(P)
+
+    def _score_rows(self, X_rows, Y_rows, w) -> float:
+        P = self._forward_rows_trusted(X_rows)
+        if not np.isfinite(P).all():
+            return np.nan
+        return float(r2_score(Y_rows, P, sample_weight=w))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"multioutput": True}

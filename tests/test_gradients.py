@@ -1,0 +1,256 @@
+"""Backward (A)-(D) against central differences of J (vecprop.gradcheck), and the public contract."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import vecprop
+from vecprop.activations import ACTIVATIONS, Sigmoid, Softmax
+
+TOL = 1e-7
+# A step of 1e-5 balances truncation (~eps^2) against the rounding of J (~|J| u / eps) in
+# float64; gradcheck's default 1e-6 is rounding-dominated and fails ~3x more correct gradients.
+EPS = 1e-5
+
+
+class Sine:
+    """A user activation: any object with value(Z) and derivative(Z), element-wise."""
+
+    name = "sine"
+
+    def value(self, Z):
+        return np.sin(Z)
+
+    def derivative(self, Z):
+        return np.cos(Z)
+
+
+class WrongSine(Sine):
+    """The same activation with a sign error in alpha': gradcheck must catch it."""
+
+    name = "wrong_sine"
+
+    def derivative(self, Z):
+        return -np.cos(Z)
+
+
+class UnfusedSigmoid(Sigmoid):
+    """Sigmoid that does not fuse with binary cross-entropy: exercises err' = (a-y)/(a(1-a)) and (C)."""
+
+    name = "unfused_sigmoid"
+
+
+class UnfusedSoftmax(Softmax):
+    """Softmax that does not fuse with cross-entropy: exercises err' = -y/a and the Jacobian product."""
+
+    name = "unfused_softmax"
+
+
+# Every loss with the output activations that make sense for it (fused and unfused paths).
+LOSS_PAIRS = [
+    ("squared_error", "identity"),
+    ("squared_error", "sigmoid"),
+    ("absolute_error", "identity"),
+    ({"name": "huber", "delta": 0.5}, "identity"),
+    ("binary_cross_entropy", "sigmoid"),
+    ("binary_cross_entropy", UnfusedSigmoid()),
+    ("cross_entropy", "softmax"),
+    ("cross_entropy", UnfusedSoftmax()),
+]
+PAIR_IDS = ["se-identity", "se-sigmoid", "abs-identity", "huber-identity", "bce-sigmoid(fused)",
+            "bce-sigmoid(unfused)", "ce-softmax(fused)", "ce-softmax(unfused)"]
+HIDDEN_CYCLE = ["tanh", "relu", "gelu", "sigmoid", "elu"]
+
+
+def make_targets(net: vecprop.Network, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Targets in the loss's domain: one-hot columns, {0, 1} entries, or reals."""
+    n_L = net.sizes[-1]
+    if net.loss.name == "cross_entropy":
+        return vecprop.one_hot(rng.integers(n_L, size=m), n_L, dtype="float64")
+    if net.loss.name == "binary_cross_entropy":
+        return rng.integers(0, 2, size=(n_L, m)).astype(np.float64)
+    return rng.normal(size=(n_L, m))
+
+
+def check(net: vecprop.Network, X: np.ndarray, Y: np.ndarray, **kwargs) -> vecprop.GradcheckReport:
+    """Run gradcheck and insist the numbers are meaningful (no kink in the step) and agree."""
+    report = vecprop.gradcheck(net, X, Y, eps=EPS, tol=TOL, **kwargs)
+    assert not report.warnings, f"a kink lies inside the difference step; pick another seed:\n{report}"
+    assert report.worst.rel_error < TOL, str(report)
+    assert report.ok
+    return report
+
+
+def build(sizes, activations, loss, m, seed=0):
+    net = vecprop.Network(sizes, activations, loss, seed=seed, dtype="float64")
+    rng = np.random.default_rng(seed + 1)
+    # Non-zero biases: with b = 0 a ReLU layer that is all zero for one example puts the next
+    # Z exactly on the kink; and db deserves a non-trivial check.
+    for _, b in net.params:
+        b[...] = rng.normal(scale=0.5, size=b.shape)
+    X = rng.normal(size=(sizes[0], m))
+    return net, X, make_targets(net, m, rng)
+
+
+# ---- the grid -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("m", [1, 4])
+@pytest.mark.parametrize("depth", [2, 3, 4, 5])
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_every_activation_as_hidden_layer(act, depth, m):
+    sizes = [3] + [4] * (depth - 1) + [2]
+    check(*build(sizes, [act] * (depth - 1) + ["identity"], "squared_error", m, seed=depth))
+
+
+@pytest.mark.parametrize("m", [1, 4])
+@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_every_activation_as_output_layer(act, depth, m):
+    sizes = [3] + [4] * (depth - 1) + [3]
+    check(*build(sizes, ["tanh"] * (depth - 1) + [act], "squared_error", m, seed=10 + depth))
+
+
+@pytest.mark.parametrize("m", [1, 5])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("loss, output", LOSS_PAIRS, ids=PAIR_IDS)
+def test_every_loss(loss, output, depth, m):
+    sizes = [4] + [5] * (depth - 1) + [3]
+    hidden = [HIDDEN_CYCLE[l % len(HIDDEN_CYCLE)] for l in range(depth - 1)]
+    net, X, Y = build(sizes, hidden + [output], loss, m, seed=20 + depth)
+    assert net.fused == (output in ("sigmoid", "softmax") and loss in ("binary_cross_entropy", "cross_entropy"))
+    check(net, X, Y)
+
+
+@pytest.mark.parametrize("loss, output", LOSS_PAIRS, ids=PAIR_IDS)
+def test_l2_penalty(loss, output):
+    net, X, Y = build([4, 5, 5, 3], ["tanh", "relu", output], loss, m=6, seed=3)
+    check(net, X, Y, l2=0.7)
+
+
+def test_l2_adds_its_share_to_dTheta_and_cost_only():
+    net, X, Y = build([4, 5, 3], ["tanh", "identity"], "squared_error", m=6)
+    l2, m = 0.7, X.shape[1]
+    plain, penalised = net.gradients(X, Y), net.gradients(X, Y, l2=l2)
+    for (Theta, b), (dT0, db0), (dT1, db1) in zip(net.params, plain, penalised):
+        np.testing.assert_allclose(dT1 - dT0, l2 / m * Theta, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(db1, db0)  # biases are not penalised
+    penalty = l2 / (2 * m) * sum(np.sum(Theta**2) for Theta, _ in net.params)
+    assert net.cost(X, Y, l2=l2) == pytest.approx(net.cost(X, Y) + penalty, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_dropout_with_a_fixed_mask(dtype):
+    net = vecprop.Network([4, 6, 6, 2], ["tanh", "sigmoid", "identity"], "squared_error",
+                          seed=1, dtype=dtype, dropout=0.5)
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(4, 8)), rng.normal(size=(2, 8))
+    net.forward(X, rng=np.random.default_rng(7))
+    masks = net.cache.M
+    assert masks[0] is None and masks[-1] is None  # input and output never drop
+    for M in masks[1:-1]:
+        assert 0 < np.count_nonzero(M) < M.size  # some units dropped, some kept
+        np.testing.assert_allclose(np.unique(M), [0.0, 2.0])  # inverted dropout: kept units scaled by 1/(1-p)
+    check(net, X, Y, masks=masks)
+    # The mask matters: without it the gradient differs.
+    with_mask = net.flatten(net.gradients(X, Y, masks=masks))
+    without = net.flatten(net.gradients(X, Y))
+    assert not np.allclose(with_mask, without)
+
+
+# ---- user activations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("position", ["hidden", "output"])
+def test_custom_activation_is_checked(position):
+    acts = ["tanh", Sine(), "identity"] if position == "hidden" else ["tanh", "relu", Sine()]
+    net, X, Y = build([3, 4, 4, 2], acts, "squared_error", m=5, seed=4)
+    assert any(a.name == "sine" for a in net.activations)
+    check(net, X, Y)
+
+
+@pytest.mark.parametrize("wrong_layer", [1, 2, 3])
+def test_wrong_custom_derivative_is_reported_for_its_layer(wrong_layer):
+    acts: list = ["tanh", "tanh", "tanh", "identity"]
+    acts[wrong_layer - 1] = WrongSine()
+    net, X, Y = build([3, 4, 4, 4, 2], acts, "squared_error", m=5, seed=6)
+    report = vecprop.gradcheck(net, X, Y, eps=EPS, tol=TOL)
+    assert not report.ok
+    # (C) is wrong at wrong_layer, so dTheta, db there fail; (D) carries the error to every
+    # layer below it, while the layers above it are untouched.
+    failing = {r.layer for r in report.failures}
+    assert failing == set(range(1, wrong_layer + 1))
+    assert max(failing) == wrong_layer
+    assert all(r.ok for r in report.rows if r.layer > wrong_layer)
+    assert f"dTheta[{wrong_layer}]" in str(report) and "FAIL" in str(report)
+
+
+# ---- random architectures -------------------------------------------------------------------
+
+
+@st.composite
+def architectures(draw):
+    L = draw(st.integers(1, 5))
+    loss, output = draw(st.sampled_from(LOSS_PAIRS))
+    sizes = draw(st.lists(st.integers(1, 6), min_size=L + 1, max_size=L + 1))
+    if isinstance(output, Softmax) or output == "softmax":
+        sizes[-1] = max(sizes[-1], 2)  # a one-unit softmax is constant 1: nothing to check
+    hidden = draw(st.lists(st.sampled_from(sorted(ACTIVATIONS)), min_size=L - 1, max_size=L - 1))
+    m = draw(st.integers(1, 6))
+    seed = draw(st.integers(0, 2**31 - 1))
+    return build(sizes, hidden + [output], loss, m, seed=seed)
+
+
+# The autouse seterr fixture is function-scoped on purpose: its state holds for every example.
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(architectures())
+def test_random_architectures(arch):
+    net, X, Y = arch
+    # Central differences resolve a gradient only above the rounding noise of J
+    # (about |J| u / eps per entry); vanishing or exactly-zero gradients are below it.
+    J = abs(net.cost(X, Y))
+    smallest = min(np.linalg.norm(g) / np.sqrt(g.size) for pair in net.gradients(X, Y) for g in pair)
+    assume(smallest >= 1e-3 * J)
+    if net.loss.name == "huber":  # err'' jumps at |a - y| = delta: a step across it adds O(eps) error
+        assume(np.abs(np.abs(net.forward(X) - Y) - net.loss.delta).min() > 1e-3)
+    report = vecprop.gradcheck(net, X, Y, eps=EPS, tol=TOL)
+    assume(not report.warnings)  # a ReLU / |a - y| kink inside the step makes the numeric slope wrong
+    assert report.ok, str(report)
+
+
+# ---- the public contract --------------------------------------------------------------------
+
+
+def test_public_contract():
+    net = vecprop.Network([4, 5, 3], activations=["relu", "softmax"], loss="cross_entropy",
+                          seed=0, dtype="float64")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 7))
+    Y = vecprop.one_hot(rng.integers(3, size=7), 3, dtype="float64")
+
+    assert isinstance(net.params, list) and len(net.params) == 2
+    for (Theta, b), n_l, n_prev in zip(net.params, net.sizes[1:], net.sizes):
+        assert Theta.shape == (n_l, n_prev) and b.shape == (n_l, 1)
+
+    A_L = net.forward(X)
+    assert A_L.shape == (3, 7)
+    np.testing.assert_allclose(A_L.sum(axis=0), 1.0)
+
+    J = net.cost(X, Y)
+    assert type(J) is float and J > 0
+
+    grads = net.gradients(X, Y)
+    assert isinstance(grads, list) and len(grads) == len(net.params)
+    for (dTheta, db), (Theta, b) in zip(grads, net.params):
+        assert dTheta.shape == Theta.shape and db.shape == b.shape
+
+    # Writing into params changes the network.
+    Theta2, b2 = net.params[1]
+    b2[0, 0] += 5.0
+    assert not np.allclose(net.forward(X), A_L)
+    Theta2[...] = 0.0
+    b2[...] = 0.0
+    np.testing.assert_allclose(net.forward(X), 1.0 / 3.0)  # zero logits: uniform softmax
+    assert net.cost(X, Y) == pytest.approx(np.log(3.0))

@@ -1,0 +1,177 @@
+"""The training loop: learning, mini-batch semantics, regularisation, early stopping, divergence, resume."""
+import numpy as np
+import pytest
+
+import vecprop as vp
+from vecprop.callbacks import Callback, Checkpoint, EarlyStopping
+from vecprop.optimizers import SGD
+from vecprop.training import TrainingDiverged, batches, fit, predict
+
+XOR_X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]], dtype=float)
+XOR_Y = np.array([[0, 1, 1, 0]], dtype=float)
+
+
+def _data(m=60, n_0=3, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_0, m))
+    y = (X[0] + X[1] ** 2 > 0.5).astype(int) + (X[2] > 1).astype(int)
+    return X, vp.one_hot(y % k, k, "float64")
+
+
+def test_xor_reaches_100_percent():
+    net = vp.Network([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy", seed=0, dtype="float64")
+    history = fit(net, XOR_X, XOR_Y, optimizer="adam", lr=0.05, epochs=400, batch_size=None)
+    assert history["accuracy"][-1] == 1.0
+    assert ((predict(net, XOR_X) >= 0.5) == XOR_Y).all()
+
+
+def test_spirals_reach_95_percent_train_accuracy():
+    ds = vp.datasets.load("spirals", seed=0)
+    X, Y = ds.X.T, vp.one_hot(ds.y, 3)
+    net = vp.Network([2, 64, 64, 3], ["relu", "relu", "softmax"], "cross_entropy", seed=0)
+    fit(net, X, Y, optimizer="adam", lr=0.01, epochs=200, batch_size=64, seed=0)
+    assert vp.metrics.accuracy(predict(net, X), Y, "multiclass") >= 0.95
+
+
+def test_digits_reach_97_percent_test_accuracy():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
+    net = vp.Network([64, 128, 10], ["relu", "softmax"], "cross_entropy", seed=0)
+    fit(net, X_tr.T, vp.one_hot(y_tr, 10), optimizer="adam", lr=1e-3, epochs=40, batch_size=32, seed=0)
+    acc = vp.metrics.accuracy(predict(net, X_te.T), vp.one_hot(y_te, 10), "multiclass")
+    assert acc >= 0.97
+
+
+def test_full_batch_sgd_is_the_derivations_gradient_step():
+    X, Y = _data()
+    net = vp.Network([3, 5, 3], ["tanh", "softmax"], "cross_entropy", seed=1, dtype="float64")
+    twin = net.copy()
+    fit(net, X, Y, optimizer=SGD(lr=0.1), epochs=3, batch_size=None)
+    for _ in range(3):
+        for (Theta, b), (dTheta, db) in zip(twin.params, twin.gradients(X, Y)):
+            Theta -= 0.1 * dTheta  # Theta[l] := Theta[l] - lr dTheta[l]
+            b -= 0.1 * db
+    np.testing.assert_allclose(net.flat, twin.flat, rtol=0, atol=1e-14)
+
+
+def test_last_smaller_batch_uses_its_own_m():
+    X, Y = _data(m=10)
+    rng = np.random.default_rng(5)
+    order = [idx.copy() for idx in batches(10, 4, np.random.default_rng(5))]
+    assert [len(i) for i in order] == [4, 4, 2]
+    net = vp.Network([3, 4, 3], ["sigmoid", "softmax"], "cross_entropy", seed=2, dtype="float64")
+    twin = net.copy()
+    fit(net, X, Y, optimizer=SGD(lr=0.5), epochs=1, batch_size=4, seed=rng)
+    for idx in order:
+        grads = twin.gradients(X[:, idx], Y[:, idx])  # 1/m with m = len(idx), also for the last batch
+        for (Theta, b), (dTheta, db) in zip(twin.params, grads):
+            Theta -= 0.5 * dTheta
+            b -= 0.5 * db
+    np.testing.assert_allclose(net.flat, twin.flat, rtol=0, atol=1e-14)
+
+
+def test_same_seed_is_bit_identical_and_other_seed_differs():
+    X, Y = _data()
+
+    def run(seed):
+        net = vp.Network([3, 8, 3], ["relu", "softmax"], "cross_entropy", seed=0, dropout=0.2)
+        fit(net, X, Y, optimizer="adam", epochs=5, batch_size=16, seed=seed)
+        return net.flat.copy()
+
+    assert np.array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
+
+
+def test_dropout_keeps_expected_scale_and_is_off_at_inference():
+    net = vp.Network([20, 400, 2], ["relu", "softmax"], "cross_entropy", seed=0, dropout=0.3, dtype="float64")
+    X = np.random.default_rng(0).normal(size=(20, 500))
+    clean = net.forward(X)
+    assert net.cache.M[1] is None  # no rng: inference, no mask
+    A1 = net.cache.A[1].copy()
+    net.forward(X, rng=np.random.default_rng(1))
+    M = net.cache.M[1]
+    assert set(np.unique(M)) == {0.0, 1 / 0.7}
+    assert abs((M == 0).mean() - 0.3) < 0.01
+    np.testing.assert_allclose(net.cache.A[1].mean(), A1.mean(), rtol=0.02)  # inverted dropout
+    np.testing.assert_array_equal(predict(net, X), clean)
+
+
+def test_l2_adds_its_term_to_cost_and_gradient():
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy", seed=0, dtype="float64")
+    lam, m = 0.7, X.shape[1]
+    J0, J = net.cost(X, Y), net.cost(X, Y, l2=lam)
+    assert J - J0 == pytest.approx(lam / (2 * m) * sum((T**2).sum() for T, _ in net.params))
+    g0, g = net.gradients(X, Y), net.gradients(X, Y, l2=lam)
+    for (T, _), (dT0, db0), (dT, db) in zip(net.params, g0, g):
+        np.testing.assert_allclose(dT - dT0, lam / m * T, atol=1e-15)
+        np.testing.assert_array_equal(db, db0)  # biases are exempt
+
+
+class _Spy(Callback):
+    def __init__(self):
+        self.flats = []
+
+    def on_epoch_end(self, state):
+        self.flats.append((state.logs["val_cost"], state.net.flat.copy()))
+
+
+def test_early_stopping_restores_best_validation_weights():
+    X, Y = _data(m=80, seed=0)
+    Xv, Yv = _data(m=40, seed=1)
+    net = vp.Network([3, 32, 3], ["relu", "softmax"], "cross_entropy", seed=0, dtype="float64")
+    spy, stop = _Spy(), EarlyStopping(patience=3)
+    history = fit(net, X, Y, optimizer="adam", lr=0.05, epochs=300, batch_size=8,
+                  validation=(Xv, Yv), callbacks=[spy, stop])
+    assert len(history) < 300, "over-fitting should have stopped training early"
+    best_cost, best_flat = min(spy.flats, key=lambda t: t[0])
+    assert stop.best == best_cost
+    np.testing.assert_array_equal(net.flat, best_flat)
+    assert len(history) == stop.best_epoch + 1 + 4  # patience 3: stops on the 4th epoch without gain
+
+
+def test_divergence_raises_clear_error_and_keeps_finite_weights():
+    X, Y = _data()
+    net = vp.Network([3, 16, 3], ["relu", "softmax"], "cross_entropy", seed=0)
+    with pytest.raises(TrainingDiverged, match=r"epoch \d+, batch \d+"):
+        fit(net, X * 1e3, Y, optimizer="sgd", lr=1e6, epochs=50, batch_size=8)
+    assert np.isfinite(net.flat).all()
+
+
+def test_bad_arguments_fail_at_the_boundary():
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy")
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(net, X, Y, batch_size=0)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(net, X, Y, epochs=-1)
+    with pytest.raises(ValueError, match="X.T"):
+        fit(net, X.T, Y)
+    with pytest.raises(ValueError, match="unknown optimizer|valid"):
+        fit(net, X, Y, optimizer="adamz")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw", "rmsprop"])
+def test_resume_is_bit_identical(tmp_path, optimizer):
+    X, Y = _data()
+    Xv, Yv = _data(m=20, seed=1)
+    kw = dict(optimizer=optimizer, lr=0.01, batch_size=16, validation=(Xv, Yv), seed=7)
+
+    def net():
+        return vp.Network([3, 8, 3], ["relu", "softmax"], "cross_entropy", seed=0, dropout=0.1)
+
+    straight = net()
+    fit(straight, X, Y, epochs=6, schedule=vp.schedules.get_schedule("cosine", lr=0.01, total_epochs=6), **kw)
+
+    ckpt = tmp_path / "ckpt.npz"
+    first = net()
+    fit(first, X, Y, epochs=3, callbacks=[Checkpoint(ckpt)],
+        schedule=vp.schedules.get_schedule("cosine", lr=0.01, total_epochs=6), **kw)
+    resumed = net()
+    history = fit(resumed, X, Y, epochs=6, resume=ckpt,
+                  schedule=vp.schedules.get_schedule("cosine", lr=0.01, total_epochs=6), **kw)
+    assert np.array_equal(resumed.flat, straight.flat)
+    assert [r["epoch"] for r in history.records] == list(range(6))
