@@ -25,7 +25,7 @@ data:
 	  else echo "note: cannot install dataset-fashion-mnist (not root); see docs/datasets.md"; fi; }
 
 demo: $(STAMP)
-	$(BIN)/vecprop train --data digits --hidden 128 --epochs 40 --out runs/demo
+	$(BIN)/vecprop train --data digits --hidden 128,64 --dropout 0.1 --schedule cosine --lr 0.003 --epochs 30 --out runs/demo
 
 test: $(STAMP) data
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,6 @@
 """Data-parallel scaling here (1 vs 2 ranks, time in the Allreduce) and its ring-allreduce extrapolation.
 
-Run ``python benchmarks/bench_mpi.py`` (about two minutes). It starts, one after the other:
+Run ``python benchmarks/bench_mpi.py`` (about four minutes). It starts, one after the other:
 one process with 1 BLAS thread, one process with 2 BLAS threads, and ``mpiexec -n 2`` with 1
 thread per rank, all training the large configuration on the same global batches; then an
 Allreduce micro-benchmark on 2 ranks and a single-thread step time of every configuration.
@@ -91,20 +91,23 @@ class TimedComm:
 
 
 def run_allreduce(reps: int) -> None:
-    """Median time of an in-place float32 SUM Allreduce of each configuration's n + 2 values."""
+    """Fastest time of an in-place float32 SUM Allreduce of one value and of each configuration's n + 2.
+
+    The fastest of ``reps``: on a shared machine the slower ones measure a descheduled rank.
+    """
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
     out = {}
-    for name, (sizes, _) in CONFIGS.items():
-        buf = np.ones(n_params(sizes) + 2, dtype=np.float32)
+    for name, n in [("one value", 1), *((c, n_params(sizes) + 2) for c, (sizes, _) in CONFIGS.items())]:
+        buf = np.ones(n, dtype=np.float32)
         times = []
         for _ in range(reps):
             comm.Barrier()  # every rank ready: measure the transfer, not waiting for a late rank
             t0 = time.perf_counter()
             comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
             times.append(time.perf_counter() - t0)
-        out[name] = float(np.median(times))
+        out[name] = float(np.min(times))
     if comm.Get_rank() == 0:
         print(json.dumps(out))
 
@@ -123,9 +126,14 @@ def launch(args: list[str], threads: int, ranks: int = 1) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def best_of(repeats: int, args: list[str], threads: int, ranks: int = 1) -> dict:
-    """The fastest of ``repeats`` runs: this machine is shared, so the minimum is the least disturbed."""
-    return min((launch(args, threads, ranks) for _ in range(repeats)), key=lambda r: r["step_s"])
+def best_of(repeats: int, runs: dict[str, tuple[list[str], int, int]]) -> dict[str, dict]:
+    """The fastest of ``repeats`` runs of each (args, threads, ranks), interleaved so that a busy
+    spell on this shared machine hits every variant alike; the minimum is the least disturbed."""
+    results: dict[str, list[dict]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (args, threads, ranks) in runs.items():
+            results[name].append(launch(args, threads, ranks))
+    return {name: min(rs, key=lambda r: r["step_s"]) for name, rs in results.items()}
 
 
 def ring_seconds(n_values: int, p: int, bandwidth: float, latency: float) -> float:
@@ -134,11 +142,13 @@ def ring_seconds(n_values: int, p: int, bandwidth: float, latency: float) -> flo
 
 
 def fit_loopback(allreduce: dict) -> tuple[float, float]:
-    """Bandwidth and latency of this machine's 2-rank Allreduce from the tiny and very large sizes."""
-    n_small, n_big = (n_params(CONFIGS[c][0]) + 2 for c in ("tiny", "very_large"))
-    t_small, t_big = allreduce["tiny"], allreduce["very_large"]
-    bandwidth = 4 * (n_big - n_small) / max(t_big - t_small, 1e-9)  # p = 2: the formula is n bytes/bw + 2 lat
-    return bandwidth, max(t_small - 4 * n_small / bandwidth, 0.0) / 2
+    """Bandwidth (from the two largest sizes) and latency (from one value) of the 2-rank Allreduce here.
+
+    For p = 2 the ring formula is n bytes / bandwidth + 2 latency.
+    """
+    n_mid, n_big = (n_params(CONFIGS[c][0]) + 2 for c in ("large", "very_large"))
+    bandwidth = 4 * (n_big - n_mid) / max(allreduce["very_large"] - allreduce["large"], 1e-9)
+    return bandwidth, allreduce["one value"] / 2
 
 
 def report(results: dict) -> str:
@@ -151,12 +161,12 @@ def report(results: dict) -> str:
     for name, r in tr.items():
         ar_ms = f"{1e3 * r['allreduce_s_per_step']:.1f}" if "allreduce_s_per_step" in r else "-"
         lines.append(f"| {name} | {r['examples_per_s']:.0f} | {1e3 * r['step_s']:.1f} | {ar_ms} |")
-    lines += ["", f"2 ranks / 1 process 1 thread: **{two_r['examples_per_s'] / one['examples_per_s']:.2f}x**; "
+    lines += ["", f"{results['machine']}.", "", f"2 ranks / 1 process 1 thread: **{two_r['examples_per_s'] / one['examples_per_s']:.2f}x**; "
               f"2 ranks / 1 process 2 threads: **{two_r['examples_per_s'] / two_t['examples_per_s']:.2f}x**; "
               f"time in the Allreduce (including waiting for the other rank): "
               f"{100 * two_r['allreduce_s_per_step'] / two_r['step_s']:.0f}% of a step.", ""]
     bw, lat = fit_loopback(ar)
-    networks = {f"this machine's loopback ({bw / 1e9:.1f} GB/s, {1e6 * lat:.0f} us)": (bw, lat), **NETWORKS}
+    networks = {f"loopback here ({bw / 1e9:.1f} GB/s, {1e6 * lat:.0f} us)": (bw, lat), **NETWORKS}
     lines += ["| config | params | 1-thread step (ms) | 2-rank Allreduce here (ms) |", "|---|---:|---:|---:|"]
     for c, (sizes, B) in CONFIGS.items():
         lines.append(f"| {c} b{B} | {n_params(sizes):,} | {1e3 * step[c]:.2f} | {1e3 * ar[c]:.3f} |")
@@ -183,24 +193,28 @@ def main() -> None:
     parser.add_argument("--worker", choices=["train", "allreduce"], help=argparse.SUPPRESS)
     parser.add_argument("--config", default="large", choices=list(CONFIGS))
     parser.add_argument("--steps", type=int, default=12, help="global batches per timed epoch")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per measurement; the fastest counts")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
     if args.worker == "train":
         run_training(args.config, args.steps)
         return
     if args.worker == "allreduce":
-        run_allreduce(reps=20)
+        run_allreduce(reps=30)
         return
+    load = os.getloadavg()[0]
     train = ["--worker", "train", "--config", "large", "--steps", str(args.steps)]
-    results = {"training": {
-        "1 process, 1 thread": best_of(args.repeats, train, threads=1),
-        "1 process, 2 threads": best_of(args.repeats, train, threads=2),
-        "2 ranks, 1 thread each": best_of(args.repeats, train, threads=1, ranks=2),
-    }}
+    results = {"training": best_of(args.repeats, {
+        "1 process, 1 thread": (train, 1, 1),
+        "1 process, 2 threads": (train, 2, 1),
+        "2 ranks, 1 thread each": (train, 1, 2),
+    })}
     results["allreduce"] = launch(["--worker", "allreduce"], threads=1, ranks=2)
-    results["step_s"] = {c: best_of(args.repeats, ["--worker", "train", "--config", c, "--steps", str(STEPS[c])],
-                                    threads=1)["step_s"] for c in CONFIGS}
+    steps = best_of(args.repeats, {c: (["--worker", "train", "--config", c, "--steps", str(STEPS[c])], 1, 1)
+                                   for c in CONFIGS})
+    results["step_s"] = {c: r["step_s"] for c, r in steps.items()}
+    results["machine"] = (f"{os.cpu_count()} cores; 1-minute load average {load:.1f} before and "
+                          f"{os.getloadavg()[0]:.1f} after the runs")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(report(results))

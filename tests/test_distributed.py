@@ -15,7 +15,7 @@ import pytest
 
 import vecprop
 from vecprop import Network
-from vecprop.distributed import DataParallel, dropout_rng, launched_size, shard_bounds, shard_rows
+from vecprop.distributed import DataParallel, abort_on_error, dropout_rng, launched_size, shard_bounds, shard_rows
 from vecprop.training import fit
 
 if importlib.util.find_spec("mpi4py") is None:
@@ -61,14 +61,17 @@ def ranks(out: Path, n: int) -> list[dict[str, np.ndarray]]:
     return [dict(np.load(out / f"rank{r}.npz")) for r in range(n)]
 
 
-@pytest.mark.parametrize("case, n", [("float64", 2), ("float64", 3), ("float32", 3), ("regression_l2", 2)])
+@pytest.mark.parametrize("case, n", [("float64", 2), ("float64", 3), ("float64_readable", 3), ("float32", 3),
+                                     ("regression_l2", 2)])
 def test_ranks_match_one_process_on_the_same_global_batches(worker, mpiexec, tmp_path, case, n):
     net, record, records = worker.train(case, comm=None)
     proc, _ = launch(mpiexec, n, tmp_path, case)
     assert proc.returncode == 0, proc.stderr
     tol = TOL[net.dtype.name]
     assert len(records) < worker.EPOCHS, "the case should exercise early stopping; it ran every epoch"
-    for r, got in enumerate(ranks(tmp_path, n)):
+    per_rank = ranks(tmp_path, n)
+    for r, got in enumerate(per_rank):
+        np.testing.assert_array_equal(got["flats"], per_rank[0]["flats"], err_msg=f"rank {r} drifted from rank 0")
         assert got["flats"].shape == (len(records), net.flat.size), f"rank {r} ran another number of epochs"
         np.testing.assert_allclose(got["flats"], np.stack(record.flats), rtol=tol, atol=tol,
                                    err_msg=f"rank {r}: weights after each epoch")
@@ -121,6 +124,39 @@ class FakeComm:
 
     def Get_size(self) -> int:
         return self.size
+
+
+class Aborted(Exception):
+    """What FakeComm.Abort raises in place of ending the process."""
+
+
+class AbortingComm(FakeComm):
+    def Abort(self, errorcode: int = 0) -> None:
+        raise Aborted(errorcode)
+
+
+class UserMistake(Exception):
+    code = 2
+
+
+@pytest.mark.parametrize("error, brief, code, shown, with_traceback", [
+    (RuntimeError("disk full"), (), 1, "RuntimeError: disk full", True),
+    (UserMistake("no such file: x.csv"), (UserMistake,), 2, "no such file: x.csv", False),
+    (SystemExit("bad flag"), (), 1, "exited: bad flag", False),
+])
+def test_abort_on_error_reports_the_rank_and_aborts(capsys, error, brief, code, shown, with_traceback):
+    with pytest.raises(Aborted) as aborted, abort_on_error(AbortingComm(1, 3), brief=brief):
+        raise error
+    assert aborted.value.args == (code,)
+    err = capsys.readouterr().err
+    assert err.startswith("[rank 1/3] ") and shown in err, err
+    assert ("Traceback" in err) == with_traceback
+
+
+@pytest.mark.parametrize("comm, error", [(None, ValueError("plain run")), (AbortingComm(0, 2), SystemExit(0))])
+def test_abort_on_error_lets_through_plain_runs_and_clean_exits(comm, error):
+    with pytest.raises(type(error)), abort_on_error(comm):
+        raise error
 
 
 @pytest.mark.parametrize("m, batch_size, size, message", [

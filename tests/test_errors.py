@@ -224,3 +224,5 @@ def test_one_hot_bad_labels():
         vecprop.one_hot(np.array([0, 3]), 3)
     with pytest.raises(ValueError, match=r"1-D array of integer class labels; got shape \(2,\), dtype float64"):
         vecprop.one_hot(np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="needs n_classes"):
+        vecprop.one_hot(np.array([], dtype=int))

@@ -1,13 +1,12 @@
-"""The scikit-learn adapter's engine room: parameters, the epoch loop over ``fit``, sample weights, model files."""
+"""The scikit-learn adapter's engine room: parameters, training through ``vecprop.fit``, weight views, model files."""
 from __future__ import annotations
 
 import copy
 import sys
 import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -17,10 +16,10 @@ from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOp
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import io
-from .activations import ACTIVATIONS, Identity, Sigmoid, Softmax
-from .callbacks import Callback
+from ._sklearn_weights import BatchWeights, EndOfEpoch, SampleWeighted, normalised, weighted_head
+from .activations import ACTIVATIONS
+from .initializers import INITIALIZERS
 from .lbfgs import LBFGS
-from .losses import Loss
 from .network import Cache, Network
 from .optimizers import get_optimizer
 from .schedules import get_schedule
@@ -50,94 +49,18 @@ def as_columns(rows: np.ndarray) -> np.ndarray:
     return rows.T
 
 
-class SampleWeighted(Loss):
-    """``w_c * err{z, y}`` for the current mini-batch's per-example weights ``w`` (1, m).
-
-    The network's fused output gradient ``dZ[L] = A[L] - Y`` cannot carry a weight, so while a
-    weighted epoch runs the output layer is the identity (A[L] = Z[L], the logits) and this loss
-    applies the output function itself, stably from the logits:
-
-    - ``out="softmax"``: err = -y log softmax(z), err' = w (softmax(z) - y)
-    - ``out="sigmoid"``: err = softplus(z) - y z, err' = w (sigmoid(z) - y)
-    - ``out="identity"``: the base loss's err and err', times w
-
-    ``w`` is set before every batch by :class:`BatchWeights`; a batch of another size is an error.
-    """
-
-    def __init__(self, out: str, base: Loss) -> None:
-        self.out, self.base = out, base
-        self.name = f"sample_weighted_{base.name}"
-        self.w: np.ndarray | None = None
-
-    def _batch_weights(self, m: int) -> np.ndarray:
-        if self.w is None or self.w.shape != (1, m):
-            got = None if self.w is None else self.w.shape
-            raise RuntimeError(f"sample weights for a batch of m={m} examples were not set (have {got})")
-        return self.w
-
-    def err(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        w = self._batch_weights(A.shape[1])
-        E = self.base.err(A, Y) if self.out == "identity" else self.base.err_from_logits(A, Y)
-        return E * w
-
-    def derivative(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        w = self._batch_weights(A.shape[1])
-        if self.out == "softmax":
-            G = Softmax().value(A) - Y  # d/dz of -y log softmax(z), for probability columns y
-        elif self.out == "sigmoid":
-            G = Sigmoid().value(A) - Y  # d/dz of softplus(z) - y z
-        else:
-            G = self.base.derivative(A, Y)
-        G *= w
-        return G
-
-    def config(self) -> dict[str, Any]:
-        return {"name": self.name, "out": self.out, "base": self.base.config()}
+_PAIRS = "__pairs__"
 
 
-class BatchWeights(Callback):
-    """Hands ``loss`` the weights of each mini-batch of an epoch run with ``shuffle=False``.
-
-    Without shuffling ``fit`` cuts the epoch into consecutive batches of ``batch_size``, in order;
-    batch 0's weights are set at the epoch's start and batch b+1's after batch b.
-    """
-
-    def __init__(self, loss: SampleWeighted, w: np.ndarray, batch_size: int) -> None:
-        self.loss, self.w, self.batch_size = loss, w, batch_size
-
-    def _set(self, batch: int) -> None:
-        start = batch * self.batch_size
-        self.loss.w = self.w[start : start + self.batch_size].reshape(1, -1)
-
-    def on_epoch_begin(self, state: Any) -> None:
-        self._set(0)
-
-    def on_batch_end(self, state: Any) -> None:
-        self._set(state.batch + 1)
-
-
-@contextmanager
-def weighted_head(net: Network, loss: SampleWeighted) -> Iterator[SampleWeighted]:
-    """Temporarily train ``net`` with an identity output and ``loss`` (see SampleWeighted)."""
-    saved = net.activations[-1], net.loss, net.fused
-    net.activations[-1], net.loss, net.fused = Identity(), loss, False
-    try:
-        yield loss
-    finally:
-        net.activations[-1], net.loss, net.fused = saved
-
-
-def _normalised(w: np.ndarray | None, alpha: float) -> tuple[np.ndarray | None, float]:
-    """Weights rescaled to mean 1 and the L2 lambda that goes with them.
-
-    With w' = w / mean(w) the cost 1/m sum_c w'_c err_c is scikit-learn's weighted mean
-    sum_c w_c err_c / sum_c w_c, and lambda = alpha / mean(w) makes the L2 term
-    alpha / (2 sum_c w_c) ||Theta||^2: a full batch with weight k trains like k copies.
-    """
-    if w is None:
-        return None, alpha
-    mean = float(w.mean())
-    return w / mean, alpha / mean
+def _from_json(value: Any) -> Any:
+    """Inverse of ``_jsonable`` for dicts with non-string keys."""
+    if isinstance(value, dict):
+        if set(value) == {_PAIRS}:
+            return {(tuple(k) if isinstance(k, list) else k): _from_json(v) for k, v in value[_PAIRS]}
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
 
 
 def _jsonable(name: str, value: Any) -> Any:
@@ -146,10 +69,12 @@ def _jsonable(name: str, value: Any) -> Any:
         return value
     if isinstance(value, (Integral, Real)):
         return value.item() if isinstance(value, np.generic) else value
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, np.ndarray)):
         return [_jsonable(name, v) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value) and _PAIRS not in value:
         return {k: _jsonable(name, v) for k, v in value.items()}
+    if isinstance(value, dict):  # e.g. class_weight {label: weight}: JSON keys must be strings
+        return {_PAIRS: [[_jsonable(name, k), _jsonable(name, v)] for k, v in value.items()]}
     raise TypeError(f"cannot store parameter {name}={value!r} in a model file: only JSON values "
                     "(names, numbers, lists, dicts with str keys) are stored; pass it as a name or dict")
 
@@ -157,8 +82,10 @@ def _jsonable(name: str, value: Any) -> Any:
 class BaseMLP(BaseEstimator):
     """Shared parameters and training of MLPClassifier and MLPRegressor (rows in, columns inside).
 
-    Subclasses provide ``__init__`` (explicit, for ``get_params``), ``_validate_xy``,
-    ``_head`` (output activation name and loss), ``_predict_rows`` and ``_score_rows``.
+    Subclasses provide ``__init__`` (explicit, for ``get_params``), ``_validate_xy`` (rows in,
+    encoded target rows (m, n_L) out), ``_head`` (output activation and loss) and ``_score_rows``
+    (scikit-learn's ``score`` on validated rows); the classifier also overrides ``_check_weights``,
+    ``_stratify_labels`` and the ``_extra_state`` pair for its classes.
     """
 
     _parameter_constraints: dict = {
@@ -187,6 +114,7 @@ class BaseMLP(BaseEstimator):
         "optimizer": [None, dict, HasMethods(["step", "state_dict"])],
         "lr_schedule": [None, str, dict, HasMethods(["step", "state_dict"])],
         "dtype": [StrOptions({"auto", "float32", "float64"})],
+        "init": [StrOptions({"sklearn", *INITIALIZERS})],
     }
 
     # ---- building blocks ---------------------------------------------------------------------
@@ -211,8 +139,19 @@ class BaseMLP(BaseEstimator):
         out_act, loss = self._head()
         dtype = X_dtype if self.dtype == "auto" else np.dtype(self.dtype)
         dtype = dtype if dtype == np.float32 else np.dtype(np.float64)
-        return Network([n_features, *hidden, n_outputs], [*self._hidden_activations(len(hidden)), out_act],
-                       loss, seed=self._rng, dtype=dtype, dropout=self.dropout)
+        acts = [*self._hidden_activations(len(hidden)), out_act]
+        sizes = [n_features, *hidden, n_outputs]
+        if self.init != "sklearn":
+            return Network(sizes, acts, loss, seed=self._rng, dtype=dtype, init=self.init, dropout=self.dropout)
+        net = Network(sizes, acts, loss, seed=0, dtype=dtype, dropout=self.dropout)
+        for l, (Theta, b) in enumerate(net.params):
+            # scikit-learn's MLP: U(-r, r) for Theta and b, r = sqrt(f / (n_in + n_out)); f = 2 after a
+            # sigmoid layer (the hidden activation's rule also sets the output layer's), else 6.
+            act = net.activations[min(l, len(hidden) - 1)].name if hidden else ""
+            r = np.sqrt((2.0 if act == "sigmoid" else 6.0) / (Theta.shape[0] + Theta.shape[1]))
+            Theta[...] = self._rng.uniform(-r, r, Theta.shape)
+            b[...] = self._rng.uniform(-r, r, b.shape)
+        return net
 
     def _make_optimizer(self) -> Any:
         lr = float(self.learning_rate_init)
@@ -319,52 +258,50 @@ class BaseMLP(BaseEstimator):
         if self.early_stopping:
             X_rows, Y_rows, w, val = self._split_validation(X_rows, Y_rows, w)
         n = X_rows.shape[0]
-        batch_size = min(200, n) if self.batch_size == "auto" else int(min(max(self.batch_size, 1), n))
+        batch_size = min(200, n) if self.batch_size == "auto" else int(min(self.batch_size, n))
         if self.batch_size != "auto" and self.batch_size > n:
             warnings.warn("Got `batch_size` larger than the sample size. It is going to be clipped")
-        w, l2 = _normalised(w, float(self.alpha))
+        w, l2 = normalised(w, float(self.alpha), self.net_.dtype)
+        epochs = 1 if incremental else int(self.max_iter)
+        end = EndOfEpoch(lambda cost: self._end_epoch(cost, n, val))
+        kw = dict(optimizer=self._optimizer, batch_size=batch_size, l2=l2, seed=self._rng, engine=_ENGINE)
         self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            if self._schedule is not None:
-                self._optimizer.lr = self._schedule.current_lr
-            self.loss_ = self._epoch(X_rows, Y_rows, w, batch_size, l2)
-            self.n_iter_ += 1
-            self.t_ += n
-            self.loss_curve_.append(self.loss_)
-            self._say(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-            metric = self._update_no_improvement_count(val)
-            if self._schedule is not None:
-                self._schedule.step(metric)
-            if self._no_improvement_count > self.n_iter_no_change:
-                what = "Validation score" if self.early_stopping else "Training loss"
-                self._say(f"{what} did not improve more than tol={self.tol:f} for "
-                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
-                break
-            if incremental:
-                break
-            if self.n_iter_ == self.max_iter:
-                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
-                              "the optimization hasn't converged yet.", ConvergenceWarning)
+        if self._schedule is not None:
+            self._optimizer.lr = self._schedule.current_lr
+        if w is None:  # one call to vecprop's loop; EndOfEpoch applies scikit-learn's rules
+            fit(self.net_, as_columns(X_rows), as_columns(Y_rows), epochs=epochs, shuffle=self.shuffle,
+                callbacks=[end], **kw)
+        else:  # one call per epoch: shuffled here, so that batch b's weights are known
+            weighted = SampleWeighted(self._head()[0], self.net_.loss)
+            for _ in range(epochs):
+                order = self._rng.permutation(n) if self.shuffle else slice(None)
+                with weighted_head(self.net_, weighted):
+                    history = fit(self.net_, as_columns(X_rows[order]), as_columns(Y_rows[order]), epochs=1,
+                                  shuffle=False, callbacks=[BatchWeights(weighted, w[order], batch_size)], **kw)
+                if end.epoch_ended(history.records[-1]["cost"]):  # the standard head is back for validation
+                    break
+        if not (incremental or end.stopped) and self.n_iter_ == self.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                          "optimization hasn't converged yet.", ConvergenceWarning)
         if self.early_stopping:
             self.net_.flat[...] = self._best_flat
 
-    def _epoch(self, X_rows: np.ndarray, Y_rows: np.ndarray, w: np.ndarray | None, batch_size: int,
-               l2: float) -> float:
-        """One pass of ``vecprop.fit`` over the data; returns the epoch's mean cost (with the L2 term)."""
-        common = dict(optimizer=self._optimizer, epochs=1, batch_size=batch_size, l2=l2, seed=self._rng,
-                      engine=_ENGINE)
-        if w is None:
-            history = fit(self.net_, as_columns(X_rows), as_columns(Y_rows), shuffle=self.shuffle, **common)
-            return float(history.records[-1]["cost"])
-        # Weighted: shuffle here, so that batch b is rows [b*bs, (b+1)*bs) and its weights are known.
-        order = self._rng.permutation(X_rows.shape[0]) if self.shuffle else slice(None)
-        X_ep, Y_ep = X_rows[order], Y_rows[order]
-        w_ep = w[order].astype(self.net_.dtype)
-        out_act, _ = self._head()
-        with weighted_head(self.net_, SampleWeighted(out_act, self.net_.loss)) as loss:
-            history = fit(self.net_, as_columns(X_ep), as_columns(Y_ep), shuffle=False,
-                          callbacks=[BatchWeights(loss, w_ep, batch_size)], **common)
-        return float(history.records[-1]["cost"])
+    def _end_epoch(self, cost: float, n: int, val: tuple | None) -> bool:
+        """scikit-learn's end-of-epoch bookkeeping; True when the stopping rule fires."""
+        self.loss_ = float(cost)
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_curve_.append(self.loss_)
+        self._say(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+        metric = self._update_no_improvement_count(val)
+        if self._schedule is not None:
+            self._optimizer.lr = self._schedule.step(metric)
+        if self._no_improvement_count > self.n_iter_no_change:
+            what = "Validation score" if self.early_stopping else "Training loss"
+            self._say(f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                      "consecutive epochs. Stopping.")
+            return True
+        return False
 
     def _split_validation(self, X_rows, Y_rows, w):
         stratify = self._stratify_labels(Y_rows)
@@ -408,14 +345,14 @@ class BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X_rows: np.ndarray, Y_rows: np.ndarray, w: np.ndarray | None) -> None:
         solver = LBFGS(max_iter=int(self.max_iter), tol=max(float(self.tol), np.finfo(float).tiny))
-        w, l2 = _normalised(w, float(self.alpha))
+        w, l2 = normalised(w, float(self.alpha), self.net_.dtype)
         args = (self.net_, as_columns(X_rows), as_columns(Y_rows))
         if w is None:
             history = fit(*args, optimizer=solver, l2=l2)
         else:
             out_act, _ = self._head()
             with weighted_head(self.net_, SampleWeighted(out_act, self.net_.loss)) as loss:
-                loss.w = w.astype(self.net_.dtype).reshape(1, -1)  # full batch: every example at once
+                loss.w = w.reshape(1, -1)  # full batch: every example at once
                 history = fit(*args, optimizer=solver, l2=l2)
         costs = [float(c) for c in history["cost"]] if len(history) else []
         self.n_iter_ = max(len(costs), 1)
@@ -504,7 +441,7 @@ class BaseMLP(BaseEstimator):
             found = extra.get("estimator", "a plain vecprop network")
             raise ValueError(f"{path} holds {found}, not a {cls.__name__}; use "
                              f"{found if extra.get('kind') == MODEL_KIND else 'vecprop.load'} to read it")
-        params = dict(extra["params"])
+        params = _from_json(dict(extra["params"]))
         if isinstance(params.get("hidden_layer_sizes"), list):
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
         est = cls(**params)

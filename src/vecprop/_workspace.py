@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
-from .network import Network
+from .network import Cache, Network
 
 
 class Kernel:
@@ -144,6 +144,12 @@ class Workspace:
             self._dA[l % 2][: n * m].reshape(n, m) for l, n in enumerate(sizes[1:L], start=1)
         ] + [None]
         self._mask = np.empty(max(sizes[1:]) * m, dtype=bool)
+        # What net.cache shows after a fast step: the views that stay true until the next forward.
+        # Z[l] is gone where alpha(Z) or the softmax shift overwrote it; dZ and dA share buffers.
+        kept_Z = [None] + [None if self.alpha_Z[l] is self.Z[l] or isinstance(self.kernels[l],
+                           SoftmaxCrossEntropyKernel) else self.Z[l] for l in range(1, L + 1)]
+        self.cache = Cache(A=list(self.A), Z=kept_Z, M=list(self.M), alpha_Z=list(self.alpha_Z),
+                           dZ=[None] * (L + 1), dA=[None] * (L + 1))
 
     def scratch(self, l: int) -> np.ndarray:
         """A boolean (n_l, m) buffer, shared by all layers."""

@@ -130,8 +130,7 @@ class LRScheduler(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         metric = state.logs.get(self.monitor, state.logs.get("cost"))
-        state.optimizer.lr = self.schedule.step(metric)
-        state.logs["lr"] = state.optimizer.lr
+        state.optimizer.lr = self.schedule.step(metric)  # for the next epoch
 
 
 class Checkpoint(Callback):

@@ -68,13 +68,15 @@ def is_root(comm: Comm | None) -> bool:
 
 
 @contextmanager
-def abort_on_error(comm: Comm | None) -> Iterator[None]:
+def abort_on_error(comm: Comm | None, brief: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Turn an exception on any rank into the whole job's exit, with that rank's message.
 
     Without this a rank that raises leaves the others waiting forever in their next
     collective call. Here the failing rank writes ``[rank r/N]`` and its traceback to stderr
-    and calls ``comm.Abort``, which ends every process; ``mpiexec`` then exits non-zero.
-    With ``comm=None`` exceptions pass through unchanged.
+    and calls ``comm.Abort(1)``, which ends every process; ``mpiexec`` exits non-zero. For the
+    exception types in ``brief`` (e.g. a CLI's user errors) it writes only the message and
+    aborts with the exception's positive integer ``code`` attribute if it has one.
+    ``SystemExit(0)`` passes; with ``comm=None`` everything passes through unchanged.
     """
     if comm is None:
         yield
@@ -85,6 +87,9 @@ def abort_on_error(comm: Comm | None) -> Iterator[None]:
         if exc.code in (None, 0):
             raise
         _abort(comm, f"exited: {exc.code}\n", exc.code if isinstance(exc.code, int) else 1)
+    except brief as exc:
+        code = getattr(exc, "code", 1)
+        _abort(comm, f"{exc}\n", code if isinstance(code, int) and code > 0 else 1)
     except BaseException:  # noqa: BLE001 - KeyboardInterrupt must end the job too
         _abort(comm, traceback.format_exc(), 1)
 
@@ -93,6 +98,7 @@ def _abort(comm: Comm, message: str, code: int) -> None:
     sys.stderr.write(f"[rank {comm.Get_rank()}/{comm.Get_size()}] {message}")
     sys.stderr.flush()
     comm.Abort(code)
+    os._exit(code)  # MPICH's Abort can return before the launcher ends this process: never run on
 
 
 def shard_bounds(m: int, rank: int, size: int) -> tuple[int, int]:

@@ -13,6 +13,8 @@ def one_hot(y: np.ndarray, n_classes: int | None = None, dtype: str | np.dtype =
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"y must be a 1-D array of integer class labels; got shape {y.shape}, dtype {y.dtype}")
+    if n_classes is None and y.size == 0:
+        raise ValueError("one_hot of no labels needs n_classes: the classes cannot be read off an empty y")
     k = int(y.max()) + 1 if n_classes is None else int(n_classes)
     if y.size and (y.min() < 0 or y.max() >= k):
         raise ValueError(f"labels must lie in 0..{k - 1}; got values from {y.min()} to {y.max()}")

@@ -23,11 +23,13 @@ class FastPath:
 
     Notes
     -----
-    The engine keeps its own buffers and does **not** fill ``net.cache``: to inspect Z, A, dZ
-    after a step use ``engine="readable"`` or ``net.gradients``. ``forward`` returns A[L] as a
-    buffer that the next ``forward`` with the same m overwrites, and it keeps a reference to X
-    until ``backward_into``. Inputs are trusted to be finite: ``fit`` checks X and Y once, at
-    its boundary, not on every mini-batch.
+    ``net.cache`` is only partly filled: ``A[l]``, ``M[l]`` (dropout masks) and ``alpha_Z[l]``
+    of the last forward, as views of the engine's buffers; ``Z[l]`` is None where the activation
+    was computed over it (ReLU, tanh, identity, the softmax's shift), and ``dZ``, ``dA`` are None
+    (they share buffers). To inspect every matrix of a step use ``engine="readable"`` or
+    ``net.gradients``. ``forward`` returns A[L] as a buffer that the next ``forward`` with the
+    same m overwrites, and it keeps a reference to X until ``backward_into``. Inputs are trusted
+    to be finite: ``fit`` checks X and Y once, at its boundary, not on every mini-batch.
 
     Examples
     --------
@@ -75,7 +77,8 @@ class FastPath:
             raise ValueError(f"X must be a {net.dtype.name} array of shape (n_0={net.sizes[0]}, m); "
                              f"got {X.dtype.name} {X.shape}")
         ws = self._ws = self.workspace(X.shape[1], rng is not None and any(net.dropout))
-        ws.A[0] = A = X
+        ws.A[0] = ws.cache.A[0] = A = X
+        net.cache = ws.cache
         for l, (Theta, b) in enumerate(net.params, start=1):
             Z = ws.Z[l]
             np.matmul(Theta, A, out=Z)  # (1) Z[l] = Theta[l] A[l-1] + b[l]   (n_l, m)

@@ -11,9 +11,9 @@ Examples
 >>> from vecprop.sklearn import MLPClassifier
 >>> X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
 >>> y = (X[:, 0] > 0).astype(int)
->>> clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)  # doctest: +SKIP
->>> clf.predict_proba(X).shape, clf.predict_proba(X).dtype, clf.coefs_[0].shape  # doctest: +SKIP
-((40, 2), dtype('float32'), (3, 8))
+>>> clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0).fit(X, y)
+>>> clf.predict_proba(X).shape, clf.predict_proba(X).dtype, clf.coefs_[0].shape, clf.Theta_[0].shape
+((40, 2), dtype('float32'), (3, 8), (8, 3))
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
         early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         n_iter_no_change=10, activations=None, dropout=0.0, optimizer=None, lr_schedule=None,
-        class_weight=None, dtype="auto",
+        class_weight=None, dtype="auto", init="sklearn",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -118,6 +118,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.lr_schedule = lr_schedule
         self.class_weight = class_weight
         self.dtype = dtype
+        self.init = init
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
         """Train on X (n_samples, n_features) and labels y (n_samples,) or an indicator matrix.
@@ -151,8 +152,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self._set_classes(classes if y_type != "multilabel-indicator" else None, y, y_type)
         elif reset:
             self._set_classes(None, y, y_type)
-        elif set(unique_labels(y)) - set(self.classes_) or (
-                self.warm_start and set(unique_labels(y)) != set(self.classes_)):
+        elif set(unique_labels(y)) != set(self.classes_):  # warm_start: the same classes again
             raise ValueError(f"warm_start can only be used where `y` has the same classes as in the previous "
                              f"call to fit. Previously got {self.classes_}, `y` has {unique_labels(y)}")
         return X, self._encode(y)
@@ -301,7 +301,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
         early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         n_iter_no_change=10, activations=None, dropout=0.0, optimizer=None, lr_schedule=None,
-        loss="squared_error", dtype="auto",
+        loss="squared_error", dtype="auto", init="sklearn",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -329,6 +329,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.lr_schedule = lr_schedule
         self.loss = loss
         self.dtype = dtype
+        self.init = init
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""

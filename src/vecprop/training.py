@@ -46,7 +46,7 @@ def fit(
     seed: int | np.random.Generator = 0,
     shuffle: bool = True,
     resume: str | Path | None = None,
-    engine: str = "readable",
+    engine: str = "fast",
     comm: Any = None,
 ) -> History:
     """Train ``net`` on X (n_0, m), Y (n_L, m); return the per-epoch History.
@@ -55,8 +55,9 @@ def fit(
     ``accuracy`` or ``r2``/``mse``; with ``validation`` also ``val_cost`` and ``val_*`` in
     inference mode. ``optimizer="lbfgs"`` trains full-batch through scipy (see ``fit_lbfgs``).
     ``resume`` continues from a checkpoint written by the ``Checkpoint`` callback. ``engine``
-    picks how each step is computed: "readable" runs ``Network.forward``/``backward`` line by
-    line; the same numbers come from any other engine. ``comm`` (an mpi4py communicator, e.g.
+    picks how each step is computed: "fast" (the default, ``vecprop.fast.FastPath``) reuses
+    preallocated buffers and leaves ``net.cache`` alone; "readable" runs ``Network.forward``/
+    ``backward`` line by line. Both compute the same numbers (to float rounding). ``comm`` (an mpi4py communicator, e.g.
     ``vecprop.distributed.world()``) trains data-parallel over its ranks on the same global
     batches (docs/distributed.md).
     """
@@ -82,7 +83,8 @@ def fit(
     # Checkpoints run last, so they save the epoch's final state of every other callback.
     ordered = sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
     cbs = [history, *([LRScheduler(schedule)] if schedule is not None else []), *ordered]
-    state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=history)
+    state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=history,
+                       n_batches=-(-X.shape[1] // (batch_size or X.shape[1])))
     start = _resume(resume, state, cbs) if resume is not None else 0
     dp = None if comm is None else _data_parallel(comm, net, rng, X, batch_size, epochs, shuffle, validation)
 
@@ -127,7 +129,7 @@ def fit(
             state.batch_cost = J
             for cb in cbs:
                 cb.on_batch_end(state)
-        state.logs = {"cost": total_cost / X.shape[1]}
+        state.logs = {"cost": total_cost / X.shape[1], "lr": float(opt.lr)}  # the lr this epoch used
         if task != "regression":
             state.logs["accuracy"] = correct / X.shape[1]
         else:

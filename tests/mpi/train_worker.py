@@ -19,14 +19,16 @@ from vecprop.callbacks import Callback, EarlyStopping, TrainState
 from vecprop.distributed import Comm, abort_on_error, world
 from vecprop.training import fit
 
-# name: (dtype, task, dropout, l2, m, batch_size); m % batch_size leaves an uneven last batch.
+BASE = dict(dtype="float64", task="multiclass", dropout=0.0, l2=0.0, m=103, batch_size=16, engine=None, seed="int")
+# m % batch_size leaves an uneven last batch in every case.
 CASES = {
-    "float64": ("float64", "multiclass", 0.0, 0.0, 103, 16),
-    "float32": ("float32", "multiclass", 0.0, 0.0, 103, 16),
-    "regression_l2": ("float64", "regression", 0.0, 0.01, 101, 12),
-    "dropout": ("float64", "multiclass", 0.3, 0.0, 103, 16),
-    "too_many_ranks": ("float64", "multiclass", 0.0, 0.0, 10, 4),  # last batch: 2 examples
-    "seed_per_rank": ("float64", "multiclass", 0.0, 0.0, 103, 16),  # each rank passes seed=rank: refused
+    "float64": BASE,
+    "float64_readable": {**BASE, "engine": "readable"},  # the derivation's own path; others use fit's default
+    "float32": {**BASE, "dtype": "float32", "seed": "generator"},  # a Generator seed, as the CLI passes it
+    "regression_l2": {**BASE, "task": "regression", "l2": 0.01, "m": 101, "batch_size": 12},
+    "dropout": {**BASE, "dropout": 0.3},
+    "too_many_ranks": {**BASE, "m": 10, "batch_size": 4},  # last batch: 2 examples
+    "seed_per_rank": {**BASE, "seed": "rank"},  # each rank passes seed=rank: refused
 }
 EPOCHS = 6
 
@@ -62,18 +64,20 @@ class FailOnRank(Callback):
 
 def problem(case: str) -> tuple[Network, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
     """The network, X (n_0, m), Y (n_L, m), validation set and fit keywords of a case (same on every rank)."""
-    dtype, task, dropout, l2, m, batch_size = CASES[case]
+    c = CASES[case]
+    m, dtype, dropout = c["m"], c["dtype"], c["dropout"]
     rng = np.random.default_rng(7)
     X = rng.normal(size=(5, m + 29))
-    if task == "multiclass":
+    if c["task"] == "multiclass":
         Y = np.eye(3)[(X[0] + X[1] ** 2 > 1).astype(int) + (X[2] > 0.5)].T  # (3, m)
         net = Network([5, 8, 3], ["tanh", "softmax"], "cross_entropy", seed=1, dtype=dtype, dropout=dropout)
     else:
         Y = np.stack([np.sin(X[0]) + X[1], X[2] * X[3]])  # (2, m)
         net = Network([5, 8, 2], ["tanh", "identity"], "squared_error", seed=1, dtype=dtype, dropout=dropout)
-    # The CLI passes a Generator spawned from its seed; the others pass an int.
-    seed = np.random.default_rng(np.random.SeedSequence(3).spawn(2)[1]) if case == "float32" else 3
-    kwargs = dict(optimizer="adam", lr=0.02, epochs=EPOCHS, batch_size=batch_size, l2=l2, seed=seed)
+    seed = np.random.default_rng(np.random.SeedSequence(3).spawn(2)[1]) if c["seed"] == "generator" else 3
+    kwargs = dict(optimizer="adam", lr=0.02, epochs=EPOCHS, batch_size=c["batch_size"], l2=c["l2"], seed=seed)
+    if c["engine"] is not None:
+        kwargs["engine"] = c["engine"]
     return net, X[:, :m], Y[:, :m], (X[:, m:], Y[:, m:]), kwargs
 
 
@@ -82,7 +86,7 @@ def train(case: str, comm: Comm | None, fail: str = "", out: Path = Path()) -> t
     net, X, Y, validation, kwargs = problem(case)
     record = RecordWeights()
     callbacks = [record, EarlyStopping("val_cost", patience=0, min_delta=0.04)]
-    if case == "seed_per_rank" and comm is not None:
+    if CASES[case]["seed"] == "rank" and comm is not None:
         kwargs["seed"] = comm.Get_rank()
     how, _, fail_rank = fail.partition(":")
     if comm is not None and fail and comm.Get_rank() == int(fail_rank):

@@ -34,7 +34,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("data", "target", "n_samples", "val_fraction", "test_fraction", "scale", "target_scale"),
     "model": ("hidden", "activation", "output_activation", "loss", "dropout", "dtype", "init"),
     "training": ("optimizer", "lr", "epochs", "batch_size", "l2", "weight_decay", "clip_norm",
-                 "schedule", "warmup", "min_lr", "schedule_options", "early_stopping", "seed"),
+                 "schedule", "warmup", "min_lr", "schedule_options", "early_stopping", "seed", "engine"),
     "output": ("out", "plots"),
 }
 """Where each field lives in config.toml (the file is sectioned for people; the fields are flat)."""
@@ -78,6 +78,7 @@ class TrainConfig:
     schedule_options: dict[str, Any] = field(default_factory=dict)
     early_stopping: int = 0
     seed: int = 0
+    engine: str = "fast"
     out: str | None = None
     plots: bool = True
 
@@ -93,6 +94,9 @@ class TrainConfig:
         _check_choice("scale", self.scale, SCALES)
         _check_choice("target_scale", self.target_scale, TARGET_SCALES)
         _check_choice("dtype", self.dtype, ("float32", "float64"))
+        from ..training import ENGINES
+
+        _check_choice("engine", self.engine, tuple(ENGINES))
         if any(n < 1 for n in self.hidden):
             raise UserError(f"hidden layer sizes must be positive; got {list(self.hidden)}")
         if not 0 <= self.dropout < 1:
@@ -145,7 +149,7 @@ _KINDS: dict[str, str] = {
     "dtype": "str", "init": "str_list", "optimizer": "str", "lr": "float", "epochs": "int",
     "batch_size": "int", "l2": "float", "weight_decay": "float", "clip_norm": "float",
     "schedule": "str", "warmup": "int", "min_lr": "float", "schedule_options": "table",
-    "early_stopping": "int", "seed": "int", "out": "str", "plots": "bool",
+    "early_stopping": "int", "seed": "int", "engine": "str", "out": "str", "plots": "bool",
 }
 assert set(_KINDS) == set(FIELDS) == {n for names in SECTIONS.values() for n in names}
 
@@ -233,12 +237,19 @@ _INLINE_ARRAY = re.compile(r"= \[\n((?:    [^\n\[\]{}]+,\n)+)\]")
 """tomli-w writes every array one item per line; short arrays of scalars read better inline."""
 
 
-def dumps(cfg: TrainConfig, header: str = "") -> str:
-    """config.toml text: an optional comment header, then the sections (written by tomli-w)."""
+def toml_writer() -> Any:
+    """The tomli-w module; checked before training so a missing package does not waste a run."""
     try:
         import tomli_w
-    except ModuleNotFoundError as err:
-        raise UserError("writing config.toml needs the tomli-w package: pip install 'vecprop[cli]'") from err
+    except ModuleNotFoundError:
+        raise UserError("writing config.toml needs the tomli-w package: pip install 'vecprop[cli]' "
+                        "(or pip install tomli-w)") from None
+    return tomli_w
+
+
+def dumps(cfg: TrainConfig, header: str = "") -> str:
+    """config.toml text: an optional comment header, then the sections (written by tomli-w)."""
+    tomli_w = toml_writer()
     doc = cfg.to_toml_dict()
     doc["output"].pop("out", None)  # a rerun writes a new run folder instead of overwriting this one
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())

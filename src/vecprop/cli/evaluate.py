@@ -103,7 +103,7 @@ def _print_table(r: dict[str, Any]) -> None:
     print(f"{r['model']} on {r['data']} ({r['split']} split, m = {r['m']} examples)")
     keys = [k for k in ("cost", "accuracy", "r2", "mse") if k in r]
     for k in keys:
-        print(f"  {k:<9}{r[k]:.6g}")
+        print(f"  {k:<9}{r[k]:.4f}" if k in ("accuracy", "r2") else f"  {k:<9}{r[k]:.6g}")
     if r.get("per_class"):
         fmt = lambda v: "    -" if v is None else f"{v:.3f}"  # noqa: E731
         width = max(8, *(len(row["class"]) for row in r["per_class"]))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,8 +80,8 @@ def forward_steps(sizes: list[int], acts: list[Any], m: int, item: int) -> list[
         steps.append(Step("(1)", f"Z[{l}] = Theta[{l}] A[{l - 1}] + b[{l}]",
                           f"{shape(n, p)} x {shape(p, m)} + {shape(n, 1)} -> {shape(n, m)}",
                           2 * n * p * m + n * m, f"2*n_{l}*n_{l - 1}*m + n_{l}*m = 2*{n}*{p}*{m} + {n}*{m}",
-                          n * m * item, note="b[l] is added to every column (broadcast over the m examples)"
-                          if l == 1 else ""))
+                          n * m * item, note=f"b[{l}] (n_{l}, 1) is added to each of the m = {m} columns "
+                          f"(broadcast): one bias per unit, shared by every example" if l == 1 else ""))
         a = acts[l - 1]
         if a.name == "softmax":
             steps.append(Step("(1)", f"A[{l}] = softmax(Z[{l}])", f"column-wise on {shape(n, m)}",
@@ -93,11 +94,13 @@ def forward_steps(sizes: list[int], acts: list[Any], m: int, item: int) -> list[
     return steps
 
 
-def backward_steps(sizes: list[int], acts: list[Any], loss: Any, m: int, item: int) -> list[Step]:
+def backward_steps(sizes: list[int], acts: list[Any], loss: Any, m: int, item: int) -> list[tuple[int, Step]]:
+    """The backward pass as (layer, step) pairs, layer L first: (C), (A), (B), (D) per layer."""
     L = len(sizes) - 1
-    steps = []
+    pairs: list[tuple[int, Step]] = []
     fused = is_fused(acts[-1], loss)
     for l in range(L, 0, -1):
+        steps: list[Step] = []
         n, p = sizes[l], sizes[l - 1]
         a = acts[l - 1]
         if l == L and fused:
@@ -138,7 +141,8 @@ def backward_steps(sizes: list[int], acts: list[Any], loss: Any, m: int, item: i
             steps.append(Step("(D)", "not computed for layer 1", "", 0, "", 0,
                               note=f"dA[0] = Theta[1]^T dZ[1] would be the gradient for the inputs X; no "
                                    f"parameter needs it, so {2 * sizes[1] * sizes[0] * m:,} FLOPs are saved"))
-    return steps
+        pairs += [(l, step) for step in steps]
+    return pairs
 
 
 def _print_steps(steps: list[Step]) -> None:
@@ -150,7 +154,7 @@ def _print_steps(steps: list[Step]) -> None:
             print(f"  {s.tag:<4}{s.equation:<{width}}{s.shapes}")
             print(f"  {'':<4}{'':<{width}}FLOPs {s.how} = {si(s.flops)}; output {nbytes(s.out_bytes)}")
         if s.note:
-            print(f"  {'':<4}  - {s.note}")
+            print(textwrap.fill(s.note, width=104, initial_indent=" " * 6 + "- ", subsequent_indent=" " * 8))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,21 +210,22 @@ def run(args: argparse.Namespace) -> int:
           "(C) dZ from dA, (A) dTheta, (B) db, (D) dA of the layer below")
     for l in range(L, 0, -1):
         print(f" layer {l}" + (" (output)" if l == L else ""))
-        _print_steps([s for s in bwd if f"[{l}]" in s.equation.split("=")[0] or
-                      (s.tag == "(D)" and f"[{l - 1}]" in s.equation.split("=")[0]) or
-                      (s.tag == "(D)" and l == 1 and "layer 1" in s.equation)])
+        _print_steps([step for layer, step in bwd if layer == l])
 
     f_fwd = sum(s.flops for s in fwd) + cost_flops
-    f_bwd = sum(s.flops for s in bwd)
+    f_bwd = sum(step.flops for _, step in bwd)
     cache = sum(sizes) * m * item + sum(sizes[1:]) * m * item  # A[0..L] and Z[1..L]
     grads = total * item
     print("\nTOTALS for one mini-batch")
     print(f"  forward + cost   {si(f_fwd, 'FLOP'):>14}")
-    print(f"  backward         {si(f_bwd, 'FLOP'):>14}   ({f_bwd / max(f_fwd, 1):.1f}x forward: (A) and (D) "
-          f"each repeat the forward product's 2*n_l*n_(l-1)*m)")
+    print(f"  backward         {si(f_bwd, 'FLOP'):>14}   ({f_bwd / max(f_fwd, 1):.1f}x forward: (A) and (D) each "
+          f"cost one forward product, 2*n_l*n_(l-1)*m,")
+    print(f"  {'':<33}but layer 1 needs no (D): deep networks approach 2x, shallow ones 1x)")
     print(f"  update           {si(2 * total, 'FLOP'):>14}   (plain gradient descent: Theta <- Theta - lr dTheta)")
-    print(f"  memory: parameters {nbytes(total * item)}, gradients {nbytes(grads)}, forward cache "
-          f"{nbytes(cache)} (A[0..{L}] and Z[1..{L}], kept because (A) reads A[l-1] and (C) reads Z[l])")
+    print(f"  memory           parameters {nbytes(total * item)}, gradients {nbytes(grads)}, forward cache "
+          f"{nbytes(cache)}")
+    print(f"  {'':<17}(the cache holds A[0..{L}] and Z[1..{L}]: (A) reads A[l-1] and (C) reads Z[l], "
+          f"so forward keeps them)")
     if args.examples:
         batches = -(-args.examples // m)
         print(f"  one epoch of {args.examples:,} examples = {batches:,} mini-batches ~ "

@@ -30,18 +30,17 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets import fetch
-    from ..datasets.fetch import ChecksumError
-
     if args.name not in FETCHABLE:
         import difflib
 
         close = difflib.get_close_matches(args.name, FETCHABLE, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UserError(f"cannot fetch {args.name!r}{hint} fetchable: {', '.join(FETCHABLE)} (the other "
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UserError(f"cannot fetch {args.name!r}{hint}; fetchable: {', '.join(FETCHABLE)} (the other "
                         f"named sets need no download: see `vecprop datasets`)")
     if args.retries < 0:
         raise UserError(f"--retries must be >= 0; got {args.retries}")
+    from ..datasets import ChecksumError, fetch
+
     progress = download_progress() if progress_enabled(args.quiet) else None
     try:
         dest = fetch(args.name, args.dest, base_url=args.url, progress=progress, retries=args.retries)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..io import atomic_write
 
 
@@ -49,12 +51,14 @@ def history_csv(records: Sequence[dict[str, float]]) -> str:
 
 
 def rows_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A small CSV table (predictions); floats written with repr so they read back exactly."""
+    """A CSV table (predictions). Numbers are written in the shortest form that reads back to the
+    same value of their own dtype (a float32 probability as 0.9999975, not 0.99999749660491943)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([repr(float(v)) if isinstance(v, float) else v for v in row])
+        writer.writerow([str(v) if isinstance(v, np.floating) else repr(v) if isinstance(v, float) else v
+                         for v in row])
     return buf.getvalue()
 
 

@@ -49,7 +49,10 @@ def learning_curves(records: Sequence[dict[str, float]], *, title: str, best_epo
         if key == "cost":
             costs = [r[k] for r in records for k in ("cost", "val_cost") if k in r and r[k] > 0]
             if costs and max(costs) / min(costs) > 30:
+                from matplotlib.ticker import NullFormatter
+
                 ax.set_yscale("log")
+                ax.yaxis.set_minor_formatter(NullFormatter())
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1.2, label=f"kept (epoch {best_epoch})")
         ax.set_xlabel("epoch")
@@ -57,13 +60,14 @@ def learning_curves(records: Sequence[dict[str, float]], *, title: str, best_epo
         ax.grid(alpha=0.3)
         ax.legend(frameon=False)
     axes[0].set_title("cost (train: mean over the epoch's batches)", fontsize=9)
-    axes[1].set_title(label, fontsize=9)
+    axes[1].set_title("accuracy (share classified correctly)" if metric == "accuracy"
+                      else "R² (1 is a perfect fit)", fontsize=9)
     if show_lr:
         ax = axes[-1]
         ax.plot(epochs[: len(lrs)], lrs, color="0.2", linewidth=1.6)
         ax.set_xlabel("epoch")
         ax.set_ylabel("learning rate")
-        ax.set_title("learning rate after each epoch", fontsize=9)
+        ax.set_title("learning rate of each epoch (the schedule)", fontsize=9)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     return _png(fig)
@@ -75,7 +79,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[s
     counts = np.zeros((k, k), dtype=np.int64)
     np.add.at(counts, (y_true, y_pred), 1)
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    size = min(11.0, max(4.8, 0.62 * k + 2.8))
+    size = min(10.0, max(4.8, 0.45 * k + 2.8))
     fig = _figure(size + 1.0, size)
     ax = fig.subplots()
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
@@ -124,7 +128,8 @@ def decision_regions(proba: Callable[[np.ndarray], np.ndarray], X_train: np.ndar
     ax.contourf(G0, G1, label, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(colours), alpha=0.25)
     shade = ax.contourf(G0, G1, confidence, levels=np.linspace(1 / k, 1, 6), cmap="Greys_r", alpha=0.25)
     ax.contour(G0, G1, label, levels=np.arange(k) + 0.5, colors="k", linewidths=1.0)
-    fig.colorbar(shade, ax=ax, fraction=0.046, pad=0.04, label="confidence (largest probability)")
+    bar = fig.colorbar(shade, ax=ax, fraction=0.046, pad=0.04, label="confidence (largest probability)")
+    bar.ax.yaxis.set_major_formatter("{x:.2f}")
     for c in range(k):
         sel = y_train == c
         ax.scatter(X_train[sel, 0], X_train[sel, 1], s=14, color=colours[c], edgecolors="white",

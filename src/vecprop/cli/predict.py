@@ -38,48 +38,85 @@ def _select_columns(X: np.ndarray, names: tuple[str, ...] | None, info: ModelInf
     return X[:, [list(names).index(n) for n in wanted]]
 
 
+def _read_inputs(path: Path, info: ModelInfo) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Feature rows (m, n_0) and column names. A CSV whose header names all the model's features may
+    hold other columns too (the training file with its target, say): they are ignored."""
+    if path.suffix.lower() in (".csv", ".tsv") and info.feature_names:
+        import csv
+
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+            rows = [(reader.line_num, [c.strip() for c in row]) for row in reader if any(c.strip() for c in row)]
+        header = rows[0][1] if rows else []
+        wanted = list(info.feature_names)
+        if set(wanted) <= set(header) and len(header) > len(wanted):
+            return _numeric_columns(path, header, rows[1:], wanted), tuple(wanted)
+    return datasets.load_features(path)
+
+
+def _numeric_columns(path: Path, header: list[str], rows: list[tuple[int, list[str]]],
+                     wanted: list[str]) -> np.ndarray:
+    """The named columns as float64 (m, len(wanted)); a bad cell raises naming its column and line."""
+    idx = [header.index(name) for name in wanted]
+    X = np.empty((len(rows), len(idx)))
+    for i, (line, cells) in enumerate(rows):
+        if len(cells) != len(header):
+            raise UserError(f"INPUT {path}, line {line}: {len(cells)} fields; the header has {len(header)}")
+        for k, j in enumerate(idx):
+            try:
+                X[i, k] = float(cells[j])
+            except ValueError:
+                X[i, k] = np.nan
+            if not np.isfinite(X[i, k]):
+                raise UserError(f"INPUT {path}: column {header[j]!r}, line {line}: value {cells[j]!r} is not "
+                                f"a finite number")
+    if not len(rows):
+        raise UserError(f"INPUT {path}: a header and no rows")
+    return X
+
+
 def run(args: argparse.Namespace) -> int:
     net, info, _ = load_model(args.model)
     path = Path(args.input)
     if not path.exists():
         raise UserError(f"INPUT: no such file: {args.input}")
     with user_errors("INPUT"):
-        X, names = datasets.load_features(path)
+        X, names = _read_inputs(path, info)
     X = _select_columns(X, names, info)
     check_features(args.model, net, info, X.shape[1], f"INPUT {args.input}")
     if args.proba and info.task == "regression":
         raise UserError(f"--proba is for classifiers; {args.model} is a regression model")
     out = info.decode(forward_rows(net, X, info.scaler))
-    header, table = _table(out, info, args.proba)
+    header, rows, array = _results(out, info, args.proba)
     if args.output is None:
-        sys.stdout.write(rows_csv(header, table.tolist()))
+        sys.stdout.write(rows_csv(header, rows))
         return 0
     dest = Path(args.output)
+    if dest.suffix.lower() not in (".npy", ".csv", ".tsv", ".txt"):
+        raise UserError(f"--output must end in .csv or .npy; got {dest.name}")
     with user_errors("--output"):
         if dest.suffix.lower() == ".npy":
-            write_bytes(dest, _npy_bytes(table if args.proba or info.task == "regression" else _labels(out, info)))
-        elif dest.suffix.lower() in (".csv", ".tsv", ".txt", ""):
-            write_text(dest, rows_csv(header, table.tolist()))
+            write_bytes(dest, _npy_bytes(array))
         else:
-            raise UserError(f"--output must end in .csv or .npy; got {dest.name}")
-    print(f"wrote {len(table)} predictions to {dest}", file=sys.stderr)
+            write_text(dest, rows_csv(header, rows))
+    print(f"wrote {len(rows)} predictions to {dest}", file=sys.stderr)
     return 0
 
 
-def _table(out: dict[str, np.ndarray], info: ModelInfo, proba: bool) -> tuple[list[str], np.ndarray]:
-    """(CSV header, rows): values for regression; labels, or labels then one probability per class."""
+def _results(out: dict[str, np.ndarray], info: ModelInfo, proba: bool
+             ) -> tuple[list[str], list[list[Any]], np.ndarray]:
+    """(CSV header, CSV rows, the array a .npy gets): values for regression; for classifiers the
+    label, or the label then one probability per class (the .npy then holds the probabilities)."""
     if info.task == "regression":
         v = out["value"]
-        return (["prediction"] if v.shape[1] == 1 else [f"prediction_{j}" for j in range(v.shape[1])]), v
+        header = ["prediction"] if v.shape[1] == 1 else [f"prediction_{j}" for j in range(v.shape[1])]
+        return header, [list(row) for row in v], v[:, 0] if v.shape[1] == 1 else v
     classes = info.classes or tuple(str(i) for i in range(out["proba"].shape[1]))
-    labels = np.asarray(classes, dtype=object)[out["label"]]
+    labels = [classes[i] for i in out["label"]]
     if not proba:
-        return ["label"], labels.reshape(-1, 1)
+        return ["label"], [[label] for label in labels], _labels(out, info)
     P = out["proba"]
-    table = np.empty((len(labels), 1 + P.shape[1]), dtype=object)
-    table[:, 0] = labels
-    table[:, 1:] = P.astype(float)
-    return ["label", *[f"p({c})" for c in classes]], table
+    return ["label", *[f"p({c})" for c in classes]], [[label, *p] for label, p in zip(labels, P)], P
 
 
 def _labels(out: dict[str, np.ndarray], info: ModelInfo) -> np.ndarray:
@@ -94,8 +131,6 @@ def _labels(out: dict[str, np.ndarray], info: ModelInfo) -> np.ndarray:
 def _npy_bytes(a: np.ndarray) -> bytes:
     import io
 
-    if a.dtype == object:
-        a = a[:, 1:].astype(np.float64)  # --proba: the probabilities only; labels are their argmax
     buf = io.BytesIO()
     np.save(buf, a, allow_pickle=False)
     return buf.getvalue()

@@ -174,9 +174,9 @@ class ModelInfo:
                 rows = self.target_scaler.inverse_transform(rows)
             return {"value": rows}
         if A_L.shape[0] == 1:
-            p = A_L[0].astype(np.float64)
+            p = A_L[0]
             return {"label": (p >= 0.5).astype(np.int64), "proba": np.column_stack([1 - p, p])}
-        return {"label": A_L.argmax(axis=0), "proba": A_L.T.astype(np.float64)}
+        return {"label": A_L.argmax(axis=0), "proba": A_L.T}
 
 
 def forward_rows(net: Any, X_rows: np.ndarray, scaler: Scaler | None) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -49,14 +50,17 @@ class ProgressBar(Callback):
         from tqdm.auto import tqdm
 
         self._tqdm = tqdm
+        # A terminal that reports no size (0 x 0) would hide the bars: assume 100 x 24 then.
+        size = shutil.get_terminal_size((100, 24))
+        self.size = {"ncols": min(size.columns or 100, 160), "nrows": size.lines or 24}
         self.epoch_bar = tqdm(total=state.epochs, desc=self.desc, unit="epoch", file=self.stream,
-                              dynamic_ncols=True, position=0)
+                              position=0, **self.size)
 
     def on_epoch_begin(self, state: TrainState) -> None:
         if self.n_batches > 1:
             self.batch_bar = self._tqdm(total=self.n_batches, desc=f"epoch {state.epoch + 1}",
-                                        unit="batch", leave=False, file=self.stream, dynamic_ncols=True,
-                                        position=1, mininterval=0.2)
+                                        unit="batch", leave=False, file=self.stream, position=1,
+                                        mininterval=0.2, **self.size)
 
     def on_batch_end(self, state: TrainState) -> None:
         if self.batch_bar is not None:

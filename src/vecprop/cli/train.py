@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 
 from ..callbacks import EarlyStopping
+from ..distributed import abort_on_error, is_root, world
 from ..network import Network
 from ..optimizers import get_optimizer
 from ..schedules import get_schedule
-from ..training import TrainingDiverged, fit
+from ..training import ENGINES, TrainingDiverged, fit
 from . import config as C
 from .errors import UserError, user_errors
-from .prepare import canonical_data, load_dataset, model_extra, prepare
+from .prepare import Prepared, canonical_data, load_dataset, model_extra, prepare
 from .progress import JSONLinesLogger, ProgressBar, progress_enabled
 from .report import final_metrics, write_run_folder
 
@@ -80,6 +81,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--early-stopping", dest="early_stopping", type=int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation cost; keep the best weights")
     t.add_argument("--seed", type=int, help="seeds data generation, split, weights and batches (default 0)")
+    t.add_argument("--engine", choices=sorted(ENGINES), help="how each step is computed: fast (default, "
+                   "preallocated buffers) or readable (Network.forward/backward line by line); same numbers")
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>-<date>-<time>)")
     o.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags win)")
@@ -127,19 +130,40 @@ def build_network(cfg: C.TrainConfig, n_0: int, n_L: int, rng: np.random.Generat
 def build_optimizer(cfg: C.TrainConfig) -> Any:
     if cfg.optimizer == "lbfgs":
         return "lbfgs"
-    kwargs = {"lr": cfg.lr}
-    if cfg.weight_decay:
-        kwargs["weight_decay"] = cfg.weight_decay
-    elif cfg.optimizer == "adamw":
-        kwargs["weight_decay"] = 0.0
     with user_errors("optimizer"):
-        return get_optimizer(cfg.optimizer, **kwargs)
+        return get_optimizer(cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_callbacks(cfg: C.TrainConfig, args: argparse.Namespace, prep: Prepared,
+                   root: bool = True) -> tuple[list[Any], Any]:
+    """Monitoring is callbacks: the lr log, early stopping, the JSON-lines log, the progress bar."""
+    callbacks: list[Any] = []
+    stopper = None
+    if cfg.early_stopping:
+        stopper = EarlyStopping(monitor="val_cost" if prep.val is not None else "cost",
+                                patience=cfg.early_stopping, restore_best=True)
+        callbacks.append(stopper)
+    if args.log_jsonl and root:
+        callbacks.append(JSONLinesLogger(args.log_jsonl))
+    if progress_enabled(args.quiet) and root:
+        batch = cfg.batch_size or prep.train.m
+        callbacks.append(ProgressBar(-(-prep.train.m // batch) if cfg.optimizer != "lbfgs" else 0))
+    return callbacks, stopper
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train; under `mpiexec -n N` (N > 1) every rank trains data-parallel and rank 0 writes the run."""
+    comm = world()  # None unless launched by mpiexec with N > 1 (mpi4py is not even imported)
+    with abort_on_error(comm, brief=(UserError,)):  # a failing rank ends the job, never hangs it
+        return _run(args, comm)
+
+
+def _run(args: argparse.Namespace, comm: Any) -> int:
     cfg = config_from_args(args)
+    C.toml_writer()
     cfg = cfg.replace(data=canonical_data(cfg.data))
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    root = is_root(comm)
+    say = (lambda *a: None) if args.quiet or not root else (lambda *a: print(*a, flush=True))
     ds = load_dataset(cfg.data, target=cfg.target, seed=cfg.seed, n_samples=cfg.n_samples)
     cfg = C.resolve(cfg, ds.task)
     prep = prepare(ds, loss=cfg.loss, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
@@ -149,10 +173,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = cfg.replace(init=tuple(net.init))
     optimizer = build_optimizer(cfg)
     schedule = build_schedule(cfg) if cfg.optimizer != "lbfgs" else None
+    if comm is not None and cfg.optimizer == "lbfgs":
+        raise UserError("--optimizer lbfgs trains full-batch in one process; run it without mpiexec")
 
     out = Path(cfg.out) if cfg.out else _default_out(ds.name)
-    with user_errors("--out"):
-        out.mkdir(parents=True, exist_ok=True)
+    if root:  # the default name has a timestamp: only rank 0 makes (and writes) the run folder
+        with user_errors("--out"):
+            out.mkdir(parents=True, exist_ok=True)
     n_val = 0 if prep.val is None else prep.val.m
     n_test = 0 if prep.test is None else prep.test.m
     say(f"{ds.name}: {ds.task}, {ds.n_features} features"
@@ -163,27 +190,20 @@ def run(args: argparse.Namespace) -> int:
         f"{net.flat.size:,} parameters, {net.dtype.name}; {cfg.optimizer} lr {cfg.lr:g}, "
         f"{cfg.epochs} epochs, batch {cfg.batch_size or 'full'}")
 
-    callbacks: list[Any] = []
-    stopper = None
-    if cfg.early_stopping:
-        stopper = EarlyStopping(monitor="val_cost" if prep.val is not None else "cost",
-                                patience=cfg.early_stopping, restore_best=True)
-        callbacks.append(stopper)
-    if args.log_jsonl:
-        callbacks.append(JSONLinesLogger(args.log_jsonl))
-    if progress_enabled(args.quiet):
-        batch = cfg.batch_size or prep.train.m
-        callbacks.append(ProgressBar(-(-prep.train.m // batch) if cfg.optimizer != "lbfgs" else 0))
+    callbacks, stopper = make_callbacks(cfg, args, prep, root)
     t0 = time.perf_counter()
     try:
         history = fit(net, prep.train.X, prep.train.Y, optimizer=optimizer, epochs=cfg.epochs,
                       batch_size=cfg.batch_size or None, l2=cfg.l2, clip_norm=cfg.clip_norm or None,
                       validation=None if prep.val is None else (prep.val.X, prep.val.Y),
-                      schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed))
-    except TrainingDiverged as err:
+                      schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed),
+                      engine=cfg.engine, comm=comm)
+    except (TrainingDiverged, FloatingPointError) as err:
         raise UserError(f"training diverged: {err}. Try a smaller --lr, --clip-norm 1, or --scale "
                         f"standardize", code=1) from None
     wall = time.perf_counter() - t0
+    if not root:
+        return 0  # every rank holds the same weights; rank 0 writes the run folder
 
     records = [{**r, "epoch": int(r["epoch"]) + 1} for r in history.records]
     best = stopper.best_epoch + 1 if stopper is not None and stopper.best_epoch >= 0 else None
@@ -194,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
                     "wall_seconds": round(wall, 3)})
     split = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
              "n_samples": cfg.n_samples, "target": cfg.target}
-    extra = model_extra(ds, prep, cfg.to_toml_dict(), split)
+    extra = model_extra(ds, prep, cfg.replace(out=None).to_toml_dict(), split)
     files = write_run_folder(out, cfg, net, extra, records, metrics, prep, ds, best, plots=cfg.plots)
 
     _summary(metrics, ds.task, out, files, say)

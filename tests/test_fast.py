@@ -1,0 +1,255 @@
+"""The fast engine computes the readable path's numbers, without per-step allocations."""
+import doctest
+import inspect
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import vecprop as vp
+import vecprop.fast
+from vecprop.activations import ACTIVATIONS, Activation
+from vecprop.fast import FastPath
+from vecprop.optimizers import SGD, Adam
+from vecprop.training import ENGINES, fit
+
+# output activation + loss: fused (dZ = A - Y) and through (5) and (C)
+OUTPUTS = [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"), ("identity", "squared_error"),
+           ("softmax", "squared_error"), ("tanh", "absolute_error"), ("sigmoid", "huber")]
+HIDDEN = sorted(ACTIVATIONS)
+# float64 agrees to the last bits; float32 to its rounding (a few ulps of the largest entry)
+TOL = {"float64": 1e-12, "float32": 2e-6}
+
+
+def _problem(hidden, output, loss, dtype, m=23, dropout=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    net = vp.Network([5, 7, 6, 4], [hidden, hidden, output], loss, seed=seed, dtype=dtype, dropout=dropout)
+    X_rows = rng.normal(size=(m, 5)).astype(dtype)  # row-major data, used through its transpose like fit
+    if loss == "cross_entropy":
+        Y = vp.one_hot(rng.integers(0, 4, m), 4, dtype)
+    else:
+        Y = rng.uniform(size=(4, m)).astype(dtype)
+    return net, X_rows.T, Y
+
+
+def _both(net, X, Y, l2=0.0, seed=None):
+    """(A[L], J, packed gradient) from the readable path and from the fast engine, same dropout draws."""
+    rng = None if seed is None else np.random.default_rng(seed)
+    A_read = net.forward(X, rng=rng)
+    J_read = net.cached_cost(Y, l2=l2)
+    g_read = net.flatten(net.backward(Y, l2=l2))
+    fast, rng = FastPath(net), None if seed is None else np.random.default_rng(seed)
+    A_fast = fast.forward(X, rng=rng).copy()
+    J_fast = fast.cached_cost(Y, l2=l2)
+    g_fast = np.empty_like(net.flat)
+    fast.backward_into(Y, g_fast, l2=l2)
+    return (A_read, J_read, g_read), (A_fast, J_fast, g_fast)
+
+
+def _assert_grads_agree(net, g_read, g_fast, tol):
+    scale = float(np.abs(g_read).max())
+    for l, ((dT_r, db_r), (dT_f, db_f)) in enumerate(zip(net._views(g_read), net._views(g_fast)), start=1):
+        np.testing.assert_allclose(dT_f, dT_r, rtol=0, atol=tol * scale, err_msg=f"layer {l} dTheta")
+        np.testing.assert_allclose(db_f, db_r, rtol=0, atol=tol * scale, err_msg=f"layer {l} db")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("output,loss", OUTPUTS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_fast_engine_agrees_with_readable_path(hidden, output, loss, dtype):
+    net, X, Y = _problem(hidden, output, loss, dtype)
+    (A_r, J_r, g_r), (A_f, J_f, g_f) = _both(net, X, Y)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(A_f, A_r, rtol=0, atol=tol * float(np.abs(A_r).max()), err_msg="A[L]")
+    assert J_f == pytest.approx(J_r, rel=tol, abs=tol)
+    _assert_grads_agree(net, g_r, g_f, tol)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden,output,loss", [("relu", "softmax", "cross_entropy"), ("tanh", "sigmoid",
+                         "binary_cross_entropy"), ("gelu", "identity", "squared_error")])
+def test_dropout_and_l2_agree(hidden, output, loss, dtype):
+    net, X, Y = _problem(hidden, output, loss, dtype, m=40, dropout=[0.3, 0.5])
+    (A_r, J_r, g_r), (A_f, J_f, g_f) = _both(net, X, Y, l2=0.3, seed=7)
+    assert net.cache.M[1] is not None and (net.cache.M[1] == 0).any()  # units were dropped
+    tol = TOL[dtype]
+    np.testing.assert_allclose(A_f, A_r, rtol=0, atol=tol * float(np.abs(A_r).max()), err_msg="A[L]")
+    assert J_f == pytest.approx(J_r, rel=tol)
+    _assert_grads_agree(net, g_r, g_f, tol)
+
+
+def test_dropout_draws_the_same_masks_and_consumes_the_same_randomness():
+    net, X, Y = _problem("relu", "softmax", "cross_entropy", "float32", m=64, dropout=0.5)
+    r_read, r_fast = np.random.default_rng(3), np.random.default_rng(3)
+    net.forward(X, rng=r_read)
+    fast = FastPath(net)
+    fast.forward(X, rng=r_fast)
+    ws = fast.workspace(64, dropout=True)
+    for l in (1, 2):
+        np.testing.assert_array_equal(ws.M[l], net.cache.M[l], err_msg=f"layer {l} dropout mask")
+    assert r_read.random() == r_fast.random()
+
+
+def test_no_dropout_without_rng():
+    net, X, Y = _problem("relu", "softmax", "cross_entropy", "float64", dropout=0.5)
+    np.testing.assert_array_equal(FastPath(net).forward(X), net.forward(X))
+
+
+class _DoubledReLU(Activation):
+    """A user activation that reuses a built-in name: it must not get the built-in's kernel."""
+
+    name = "relu"
+
+    def value(self, Z):
+        return 2 * np.maximum(Z, 0)
+
+    def derivative(self, Z, A=None):
+        return 2 * (Z > 0).astype(Z.dtype)
+
+
+class _Cube:
+    """A duck-typed activation (value/derivative only)."""
+
+    def value(self, Z):
+        return Z**3
+
+    def derivative(self, Z):
+        return 3 * Z**2
+
+
+@pytest.mark.parametrize("act", [_DoubledReLU(), _Cube()], ids=["subclass-named-relu", "duck-typed"])
+def test_user_activations_take_the_allocating_fallback(act):
+    net = vp.Network([5, 7, 4], [act, "softmax"], "cross_entropy", seed=0, dtype="float64")
+    _, X, Y = _problem("relu", "softmax", "cross_entropy", "float64")
+    (A_r, J_r, g_r), (A_f, J_f, g_f) = _both(net, X, Y)
+    np.testing.assert_allclose(A_f, A_r, rtol=0, atol=1e-13)
+    _assert_grads_agree(net, g_r, g_f, TOL["float64"])
+
+
+def test_gradient_matches_torch_autograd():
+    torch = pytest.importorskip("torch")
+    net, X, Y = _problem("relu", "softmax", "cross_entropy", "float64", m=16)
+    g = np.empty_like(net.flat)
+    fast = FastPath(net)
+    fast.forward(X)
+    J = fast.cached_cost(Y)
+    fast.backward_into(Y, g)
+    layers = []
+    for Theta, b in net.params:
+        lin = torch.nn.Linear(Theta.shape[1], Theta.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(Theta))  # torch's weight is (out, in): Theta itself
+            lin.bias.copy_(torch.from_numpy(b[:, 0]))
+        layers += [lin, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(np.ascontiguousarray(X.T))),
+                                             torch.from_numpy(Y.argmax(axis=0)))
+    loss.backward()
+    assert J == pytest.approx(loss.item(), rel=1e-12)
+    for l, ((dTheta, db), lin) in enumerate(zip(net._views(g), layers[::2]), start=1):
+        np.testing.assert_allclose(dTheta, lin.weight.grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=f"layer {l} dTheta")
+        np.testing.assert_allclose(db[:, 0], lin.bias.grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=f"layer {l} db")
+
+
+def test_a_step_allocates_no_buffers_after_the_first():
+    net = vp.Network([50, 128, 64, 10], ["relu", "relu", "softmax"], "cross_entropy", seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(512, 50)).astype(np.float32).T
+    Y = vp.one_hot(rng.integers(0, 10, 512), 10)
+    fast, grad = FastPath(net), np.empty_like(net.flat)
+
+    def step():
+        fast.forward(X)
+        fast.cached_cost(Y)
+        fast.backward_into(Y, grad)
+
+    step()
+    tracemalloc.start()
+    try:
+        step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # numpy's ufunc iterator may take its 8192-element scratch buffer (32 KiB) for a broadcast or a
+    # cast; a buffer of the step's own, like Z[2] (64, 512) float32, would be 128 KiB.
+    assert peak <= 2 * 8192 * 4 < 64 * 512 * 4, f"a step allocated {peak} bytes"
+
+
+def test_workspaces_are_reused_per_batch_size():
+    net, X, Y = _problem("relu", "softmax", "cross_entropy", "float32", m=30)
+    fast = FastPath(net)
+    A1 = fast.forward(X)
+    assert fast.forward(X) is A1  # same m: the same buffer
+    assert fast.forward(X[:, :7]).shape == (4, 7)
+    assert fast.workspace(30) is fast.workspace(30) and fast.workspace(7) is not fast.workspace(30)
+    for m in (1, 2, 3, 4, 5):
+        fast.forward(X[:, :m])
+    assert len(fast._spaces) <= FastPath._max_spaces
+
+
+def test_results_survive_a_forward_of_another_batch_size():
+    net, X, Y = _problem("tanh", "softmax", "cross_entropy", "float64", m=30)
+    fast, g1, g2 = FastPath(net), np.empty_like(net.flat), np.empty_like(net.flat)
+    fast.forward(X)
+    fast.backward_into(Y, g1)
+    fast.forward(X[:, :5])
+    fast.forward(X)
+    fast.backward_into(Y, g2)
+    np.testing.assert_array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fit_with_either_engine_reaches_the_same_weights(optimizer):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 70))
+    Y = vp.one_hot((X[0] + X[1] > 0).astype(int) + (X[2] > 1), 3, "float64")
+    nets = {e: vp.Network([6, 9, 8, 3], ["relu", "tanh", "softmax"], "cross_entropy", seed=1, dtype="float64",
+                          dropout=0.2) for e in ("readable", "fast")}
+    hist = {}
+    for engine, net in nets.items():  # batch 16: the last batch of each epoch has m = 6
+        opt = SGD(lr=0.1) if optimizer == "sgd" else Adam(lr=0.01)
+        hist[engine] = fit(net, X, Y, optimizer=opt, epochs=4, batch_size=16, l2=0.01, seed=3, engine=engine)
+    np.testing.assert_allclose(nets["fast"].flat, nets["readable"].flat, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(hist["fast"]["cost"], hist["readable"]["cost"], rtol=1e-12)
+    assert hist["fast"]["accuracy"] == hist["readable"]["accuracy"]
+
+
+def test_fast_is_fits_default_engine():
+    assert ENGINES["fast"] is FastPath
+    assert inspect.signature(fit).parameters["engine"].default == "fast"
+
+
+def test_bad_inputs_fail_with_the_shape_or_dtype():
+    net, X, Y = _problem("relu", "softmax", "cross_entropy", "float32")
+    fast = FastPath(net)
+    with pytest.raises(RuntimeError, match="forward pass first"):
+        fast.cached_cost(Y)
+    with pytest.raises(ValueError, match=r"float32 array of shape \(n_0=5, m\); got float64"):
+        fast.forward(X.astype(np.float64))
+    with pytest.raises(ValueError, match=r"got float32 \(23, 5\)"):
+        fast.forward(X.T)
+    fast.forward(X)
+    with pytest.raises(ValueError, match=r"Y must be \(n_L=4, m=23\)"):
+        fast.cached_cost(Y[:, :5])
+    with pytest.raises(ValueError, match=r"out must be a float32 vector of shape"):
+        fast.backward_into(Y, np.empty(3, np.float32))
+
+
+def test_docstring_example_runs():
+    result = doctest.testmod(vecprop.fast, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_net_cache_shows_the_last_forwards_activations_and_masks():
+    net, X, Y = _problem("relu", "softmax", "cross_entropy", "float64", m=40, dropout=0.4)
+    net.forward(X, rng=np.random.default_rng(2))
+    readable = net.cache
+    FastPath(net).forward(X, rng=np.random.default_rng(2))
+    fast = net.cache
+    assert fast is not readable
+    for l in range(net.L + 1):
+        np.testing.assert_allclose(fast.A[l], readable.A[l], rtol=0, atol=1e-13, err_msg=f"A[{l}]")
+    for l in (1, 2):
+        np.testing.assert_array_equal(fast.M[l], readable.M[l], err_msg=f"M[{l}]")
+        np.testing.assert_allclose(fast.alpha_Z[l], readable.alpha_Z[l], rtol=0, atol=1e-13)
+    assert fast.Z[1] is None and fast.dZ == [None] * (net.L + 1)  # overwritten in place: not shown
