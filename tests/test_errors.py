@@ -226,3 +226,10 @@ def test_one_hot_bad_labels():
         vecprop.one_hot(np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="needs n_classes"):
         vecprop.one_hot(np.array([], dtype=int))
+
+
+def test_dtype_none_and_dropout_without_hidden_layers_are_refused():
+    with pytest.raises(ValueError, match="dtype"):
+        vecprop.Network([2, 1], ["identity"], dtype=None)
+    with pytest.raises(ValueError, match="L=1"):
+        vecprop.Network([2, 1], ["identity"], dropout=0.5)

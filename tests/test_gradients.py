@@ -273,3 +273,16 @@ def test_public_contract():
     b2[...] = 0.0
     np.testing.assert_allclose(net.forward(X), 1.0 / 3.0)  # zero logits: uniform softmax
     assert net.cost(X, Y) == pytest.approx(np.log(3.0))
+
+
+def test_a_truly_zero_gradient_passes_instead_of_failing_on_rounding_noise():
+    # With Theta = 0 and b = 0.9, A = 0.9 for all four examples; |a - y| has err' = +1, +1, -1, -1,
+    # so db = 1/m sum_c dZ = 0 exactly, while the numeric slope is rounding noise (~1e-11).
+    net = vecprop.Network([1, 1], ["identity"], "absolute_error", dtype="float64")
+    net.params[0][0][...] = 0.0
+    net.params[0][1][...] = 0.9
+    X, Y = np.array([[1.0, -1.0, 2.0, 0.5]]), np.array([[0.1, 0.2, 1.7, 2.9]])
+    report = vecprop.gradcheck(net, X, Y)
+    db = next(r for r in report.rows if r.param == "db")
+    assert db.analytic == 0.0 and db.rel_error > 1e-7  # the relative error alone would fail it
+    assert report.ok

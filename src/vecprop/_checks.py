@@ -57,10 +57,11 @@ def check_sizes(sizes: object) -> tuple[int, ...]:
 
 
 def check_dtype(dtype: object) -> np.dtype:
+    """float32 or float64, named explicitly (np.dtype(None) would quietly mean float64)."""
     try:
-        dt = np.dtype(dtype)
+        dt = None if dtype is None else np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt is None or dt not in (np.dtype("float32"), np.dtype("float64")):  # np.dtype("float64") == None is True
+    if dt is None or dt not in (np.dtype("float32"), np.dtype("float64")):
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     return dt

@@ -66,13 +66,18 @@ def gradcheck(
     *,
     l2: float = 0.0,
     masks: Sequence[np.ndarray | None] | None = None,
-    eps: float = 1e-6,
+    eps: float = 1e-5,
     tol: float = 1e-7,
 ) -> GradcheckReport:
     """Compare backward's dTheta[l], db[l] with (J(p + eps) - J(p - eps)) / 2 eps for every entry.
 
     The check runs on a float64 copy of ``net`` (the original is not touched). ``masks``
     replays fixed dropout masks (as ``net.cache.M`` holds them after a training forward).
+    A parameter passes when the relative error is below ``tol``, or when every difference
+    is below the rounding noise of the numerical slope, ~|J| u / eps (a gradient that is
+    truly zero has a relative error of 1 against numeric noise otherwise). eps = 1e-5 balances
+    truncation error (~eps^2) against that noise (~u/eps) better than 1e-6 (measured: a third
+    of the spurious failures on random networks).
     """
     net64 = net.astype("float64")
     X = np.asarray(X, dtype=np.float64)
@@ -80,6 +85,7 @@ def gradcheck(
     masks64 = None if masks is None else [None if M is None else np.asarray(M, np.float64) for M in masks]
     analytic = net64.flatten(net64.gradients(X, Y, l2=l2, masks=masks64))
     found = _kinks(net64, Y, eps)
+    noise = 100 * np.finfo(np.float64).eps * max(1.0, abs(net64.cached_cost(Y, l2=l2))) / eps
 
     numeric = np.empty_like(analytic)
     p = net64.flat
@@ -98,8 +104,9 @@ def gradcheck(
             denom = np.linalg.norm(a) + np.linalg.norm(n)
             rel = float(np.linalg.norm(a - n) / denom) if denom > 0 else 0.0
             worst = np.unravel_index(int(np.argmax(np.abs(a - n))), a.shape)
+            ok = rel < tol or float(np.abs(a - n).max()) <= noise
             rows.append(GradcheckRow(l, name, rel, (int(worst[0]), int(worst[1])),
-                                     float(a[worst]), float(n[worst]), rel < tol))
+                                     float(a[worst]), float(n[worst]), ok))
     report = GradcheckReport(rows, tol, eps, found)
     for w in found:
         warnings.warn(w, GradcheckWarning, stacklevel=2)
@@ -113,16 +120,18 @@ def _kinks(net: Network, Y: np.ndarray, eps: float) -> list[str]:
     for l, act in enumerate(net.activations, start=1):
         if not act.kink:
             continue
-        # A step eps in Theta[l] moves Z[l] by at most eps * |A[l-1]|; in b[l], by eps.
+        # A step eps in Theta[l] moves Z[l] by eps * |A[l-1]|; a step in a lower layer moves
+        # it through the products above, so the margin is ten steps wide (a warning, not a verdict).
         reach = 10 * eps * max(1.0, float(np.abs(c.A[l - 1]).max()))
         near = int((np.abs(c.Z[l]) < reach).sum())
         if near:
             out.append(f"layer {l} ({act.name}): {near} entries of Z[{l}] lie within {reach:.1e} of the "
                        f"kink at 0; the numerical gradient may be wrong there, not the analytic one")
-    if net.loss.kink:
+    distance = net.loss.kink_distance(c.A[-1], Y)
+    if distance is not None:
         reach = 10 * eps * max(1.0, float(np.abs(c.A[-2]).max()))
-        near = int((np.abs(c.A[-1] - Y) < reach).sum())
+        near = int((distance < reach).sum())
         if near:
-            out.append(f"loss {net.loss.name}: {near} entries of A[L] lie within {reach:.1e} of Y, "
-                       f"its kink; the numerical gradient may be wrong there")
+            out.append(f"loss {net.loss.name}: {near} entries of A[L] lie within {reach:.1e} of a kink "
+                       f"of err'; the numerical gradient may be wrong there")
     return out

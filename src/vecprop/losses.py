@@ -18,7 +18,6 @@ class Loss:
 
     name: str = ""
     fuses_with: type[Activation] | None = None
-    kink: bool = False
 
     def err(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -31,6 +30,10 @@ class Loss:
 
     def check_targets(self, Y: np.ndarray) -> None:
         """Raise ValueError when Y lies outside the loss's domain."""
+
+    def kink_distance(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+        """How far each entry of A lies from a jump in err' or err'' (None: err is smooth)."""
+        return None
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -62,7 +65,9 @@ class AbsoluteError(Loss):
     """err = |a - y|, err' = sign(a - y) (0 at the kink, as in PyTorch)."""
 
     name = "absolute_error"
-    kink = True
+
+    def kink_distance(self, A, Y):
+        return np.abs(A - Y)
 
     def err(self, A, Y):
         return np.abs(A - Y)
@@ -87,6 +92,9 @@ class Huber(Loss):
 
     def derivative(self, A, Y):
         return np.clip(A - Y, -self.delta, self.delta)
+
+    def kink_distance(self, A, Y):
+        return np.abs(np.abs(A - Y) - self.delta)  # err'' jumps where |a - y| = delta
 
     def config(self):
         return {"name": self.name, "delta": self.delta}

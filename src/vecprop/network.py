@@ -99,6 +99,8 @@ class Network:
         self.cache = Cache()
 
     def _check_dropout(self, dropout: float | Sequence[float]) -> tuple[float, ...]:
+        if np.isscalar(dropout) and dropout and self.L == 1:
+            raise ValueError(f"dropout={dropout!r} drops hidden units, and this network (L=1) has none")
         rates = [dropout] * (self.L - 1) if np.isscalar(dropout) else list(dropout)
         if len(rates) != self.L - 1:
             raise ValueError(f"dropout must be one rate or L-1={self.L - 1} rates (hidden layers); got {dropout!r}")

@@ -20,6 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+try:
+    import sklearn  # noqa: F401
+except ImportError as err:  # an optional extra
+    raise ImportError("vecprop.sklearn needs scikit-learn: pip install 'vecprop[sklearn]'") from err
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.class_weight import compute_sample_weight

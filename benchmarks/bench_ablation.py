@@ -1,0 +1,153 @@
+"""What each choice of the fast engine buys: the step without it, timed against the step with all of them.
+
+Usage: ``python benchmarks/bench_ablation.py [--configs tiny mnist large] [--rounds 9]``; prints a
+markdown table (ms per forward + cost + backward step, no optimizer) for docs/benchmarks.md.
+
+Each variant is ``FastPath`` with one choice undone; every variant's gradient is first checked
+against the readable path, so a variant that is faster because it is wrong cannot slip in.
+Variants run interleaved in one process (same BLAS pool); the table shows the minimum over
+rounds (the least disturbed run on a shared machine) and the median.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+import vecprop as vp  # noqa: E402
+from vecprop.fast import FastPath  # noqa: E402
+from vecprop.training import ReadablePath  # noqa: E402
+
+CONFIGS = {
+    "tiny": ([64, 32, 10], 32, 300),
+    "mnist": ([784, 256, 128, 10], 128, 30),
+    "large": ([784, 1024, 1024, 10], 512, 3),
+}
+UNDO = {
+    "dA0": "also computes dA[0] = Theta[1]^T dZ[1]",
+    "sum_db": "(B) as dZ.sum(axis=1) instead of a product with a ones vector",
+    "where_relu": "ReLU's (C) as np.where(A > 0, dA, 0) instead of a boolean-mask multiply",
+    "late_m": "divides dTheta and db by m after the products instead of carrying 1/m in dZ[L]",
+    "alloc": "allocates Z, A, dTheta, dA every step (no out=), copies dTheta into the flat gradient",
+}
+
+
+class Ablated(FastPath):
+    """FastPath (softmax + cross-entropy, ReLU hidden layers) with one choice undone."""
+
+    def __init__(self, net: vp.Network, undo: str) -> None:
+        super().__init__(net)
+        self.undo = undo
+        self.scratch_dA0: np.ndarray | None = None
+
+    def forward(self, X, rng=None):
+        if self.undo != "alloc":
+            return super().forward(X, rng)
+        ws = self._ws = self.workspace(X.shape[1])
+        ws.A[0] = A = X
+        for l, (Theta, b) in enumerate(self.net.params, start=1):
+            Z = Theta @ A + b
+            if l < self.net.L:
+                A = np.maximum(Z, 0)
+            else:
+                ws.Z[l][...] = Z
+                ws.kernels[l].forward(ws.Z[l], ws.alpha_Z[l])
+                A = ws.alpha_Z[l]
+            ws.A[l] = A
+        return A
+
+    def backward_into(self, Y, out, l2=0.0):
+        if self.undo not in ("alloc", "dA0", "sum_db", "where_relu", "late_m"):
+            return super().backward_into(Y, out, l2)
+        ws, net, L, undo = self._ws, self.net, self.net.L, self.undo
+        if out is not self._grad:
+            self._grad, self._grad_views = out, net._views(out)
+        m = ws.m
+        dZ = ws.dZ_L
+        np.subtract(ws.A[L], Y, out=dZ)
+        if undo != "late_m":
+            dZ *= 1.0 / m
+        for l in range(L, 0, -1):
+            Theta, _ = net.params[l - 1]
+            dTheta, db = self._grad_views[l - 1]
+            if undo == "alloc":
+                dTheta[...] = dZ @ ws.A[l - 1].T
+            else:
+                np.matmul(dZ, ws.A[l - 1].T, out=dTheta)
+            if undo == "sum_db":
+                np.sum(dZ, axis=1, out=db[:, 0])
+            else:
+                np.matmul(dZ, ws.ones, out=db[:, 0])
+            if undo == "late_m":
+                dTheta /= m
+                db /= m
+            if l == 1:
+                if undo == "dA0":
+                    if self.scratch_dA0 is None or self.scratch_dA0.shape[1] != m:
+                        self.scratch_dA0 = np.empty((net.sizes[0], m), net.dtype)
+                    np.matmul(Theta.T, dZ, out=self.scratch_dA0)
+                break
+            if undo == "alloc":
+                dA = Theta.T @ dZ
+                dZ = dA * (ws.A[l - 1] > 0)
+            elif undo == "where_relu":
+                dA = ws.dA[l - 1]
+                np.matmul(Theta.T, dZ, out=dA)
+                dZ = np.where(ws.A[l - 1] > 0, dA, 0)
+            else:
+                dA = ws.dA[l - 1]
+                np.matmul(Theta.T, dZ, out=dA)
+                dZ = ws.kernels[l - 1].backward(ws.Z[l - 1], ws.alpha_Z[l - 1], dA, ws.scratch(l - 1))
+
+
+def run(name: str, rounds: int) -> list[str]:
+    sizes, m, steps = CONFIGS[name]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((m, sizes[0]), dtype=np.float32).T
+    Y = vp.one_hot(rng.integers(0, sizes[-1], m), sizes[-1])
+    net = vp.Network(sizes, ["relu"] * (len(sizes) - 2) + ["softmax"], "cross_entropy", seed=0)
+    engines = {"fast (all choices)": FastPath(net), "readable path": ReadablePath(net)}
+    engines.update({f"fast, undo {k}": Ablated(net, k) for k in UNDO})
+    grads = {k: np.empty_like(net.flat) for k in engines}
+    for k, e in engines.items():  # each variant must compute the same gradient
+        e.forward(X)
+        e.cached_cost(Y)
+        e.backward_into(Y, grads[k])
+        ref = grads["fast (all choices)"]
+        assert np.allclose(grads[k], ref, rtol=0, atol=1e-5 * np.abs(ref).max()), f"{k} computes another gradient"
+    times: dict[str, list[float]] = {k: [] for k in engines}
+    for r in range(rounds):
+        for k, e in list(engines.items())[r % len(engines):] + list(engines.items())[: r % len(engines)]:
+            t = time.perf_counter()
+            for _ in range(steps):
+                e.forward(X)
+                e.cached_cost(Y)
+                e.backward_into(Y, grads[k])
+            times[k].append((time.perf_counter() - t) / steps * 1e3)
+    best = min(times["fast (all choices)"])
+    rows = []
+    for k, ts in times.items():
+        what = UNDO.get(k.removeprefix("fast, undo "), "")
+        rows.append(f"| {name} | {k} | {what} | {min(ts):.3f} | {median(ts):.3f} | {min(ts) / best:.2f}x |")
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    p.add_argument("--rounds", type=int, default=9)
+    args = p.parse_args()
+    print("| configuration | engine | what is undone | min ms/step | median ms/step | min / fast's min |")
+    print("|---|---|---|---|---|---|")
+    for name in args.configs:
+        print("\n".join(run(name, args.rounds)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
