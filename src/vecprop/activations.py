@@ -15,7 +15,26 @@ class ActivationLike(Protocol):
     def derivative(self, Z: np.ndarray) -> np.ndarray: ...
 
 
-class Activation:
+class Configurable:
+    """Described by a JSON-able ``config()``: it drives repr, equality and model files."""
+
+    name: str = ""
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        extra = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({extra})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.config().items())))
+
+
+class Activation(Configurable):
     """An element-wise activation alpha with its derivative alpha'.
 
     Subclasses override ``value`` and ``derivative``; ``backward`` is equation (C),
@@ -37,20 +56,6 @@ class Activation:
     def backward(self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray) -> np.ndarray:
         """dZ = dA * alpha'(Z)  (C), with the prime the derivation's (C) leaves out."""
         return dA * self.derivative(Z, A)
-
-    def config(self) -> dict[str, Any]:
-        """The JSON-able description a model file stores."""
-        return {"name": self.name}
-
-    def __repr__(self) -> str:
-        extra = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
-        return f"{type(self).__name__}({extra})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Activation) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.config().items())))
 
 
 def _sigmoid(Z: np.ndarray) -> np.ndarray:

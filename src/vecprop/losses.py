@@ -5,10 +5,10 @@ from typing import Any
 
 import numpy as np
 
-from .activations import Activation, Sigmoid, Softmax
+from .activations import Activation, Configurable, Sigmoid, Softmax
 
 
-class Loss:
+class Loss(Configurable):
     """An element-wise error err{a, y}; J = 1/m sum_c sum_i err{A_i^(c), y_i^(c)}  (eq. 2).
 
     ``derivative`` is err', the entries of dA[L]  (eq. 5). ``fuses_with`` names the output
@@ -34,19 +34,6 @@ class Loss:
     def kink_distance(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
         """How far each entry of A lies from a jump in err' or err'' (None: err is smooth)."""
         return None
-
-    def config(self) -> dict[str, Any]:
-        return {"name": self.name}
-
-    def __repr__(self) -> str:
-        extra = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
-        return f"{type(self).__name__}({extra})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Loss) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.config().items())))
 
 
 class SquaredError(Loss):
