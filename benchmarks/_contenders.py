@@ -4,8 +4,9 @@ Run by ``bench_speed.py`` as ``python _contenders.py NAME CONFIG_JSON``; reads o
 a line on stdin and answers one JSON line on stdout:
 
 - ``{"cmd": "train", "optimizer": "sgd" | "adam"}``: one epoch (``steps`` mini-batches) ->
-  ``{"seconds": t}``; each optimizer trains its own model, whose state persists across epochs;
-- ``{"cmd": "predict"}``: class probabilities for ``predict_m`` examples -> ``{"seconds": t}``;
+  ``{"seconds": wall, "cpu_seconds": cpu}``; each optimizer trains its own model, whose state
+  persists across epochs;
+- ``{"cmd": "predict"}``: class probabilities for ``predict_m`` examples -> the same;
 - ``{"cmd": "info"}`` -> peak RSS (now and right after the imports) and ``threadpool_info()``.
 
 A process per contender keeps each one's thread pools and peak memory its own: two BLAS or
@@ -236,14 +237,10 @@ def main(argv: list[str]) -> None:
     for line in sys.stdin:
         cmd = json.loads(line)
         try:
-            if cmd["cmd"] == "train":
-                t = time.perf_counter()
-                contender.train(cmd["optimizer"])
-                reply: dict[str, Any] = {"seconds": time.perf_counter() - t}
-            elif cmd["cmd"] == "predict":
-                t = time.perf_counter()
-                contender.predict()
-                reply = {"seconds": time.perf_counter() - t}
+            if cmd["cmd"] in ("train", "predict"):
+                t, cpu = time.perf_counter(), time.process_time()
+                contender.train(cmd["optimizer"]) if cmd["cmd"] == "train" else contender.predict()
+                reply: dict[str, Any] = {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - cpu}
             elif cmd["cmd"] == "info":
                 reply = {"peak_rss_mb": peak_rss_mb(), "import_rss_mb": baseline, "threadpools": threadpools()}
             else:
