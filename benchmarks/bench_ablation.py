@@ -1,12 +1,14 @@
 """What each choice of the fast engine buys: the step without it, timed against the step with all of them.
 
 Usage: ``python benchmarks/bench_ablation.py [--configs tiny mnist large] [--rounds 9]``; prints a
-markdown table (ms per forward + cost + backward step, no optimizer) for docs/benchmarks.md.
+markdown table (CPU ms per forward + cost + backward step, no optimizer) for docs/benchmarks.md.
 
 Each variant is ``FastPath`` with one choice undone; every variant's gradient is first checked
-against the readable path, so a variant that is faster because it is wrong cannot slip in.
-Variants run interleaved in one process (same BLAS pool); the table shows the minimum over
-rounds (the least disturbed run on a shared machine) and the median.
+against the engine's, so a variant that is faster because it is wrong cannot slip in. Variants
+run interleaved in one process with ONE BLAS thread, timed in CPU seconds (``process_time``):
+on a machine shared with other work, a two-thread BLAS waits for whichever thread was
+descheduled and wall times swing 2-10x, while the CPU time of one thread measures the work
+each choice saves. The table shows the minimum over rounds and the median.
 """
 from __future__ import annotations
 
@@ -25,9 +27,9 @@ from vecprop.fast import FastPath  # noqa: E402
 from vecprop.training import ReadablePath  # noqa: E402
 
 CONFIGS = {
-    "tiny": ([64, 32, 10], 32, 300),
-    "mnist": ([784, 256, 128, 10], 128, 30),
-    "large": ([784, 1024, 1024, 10], 512, 3),
+    "tiny": ([64, 32, 10], 32, 400),
+    "mnist": ([784, 256, 128, 10], 128, 20),
+    "large": ([784, 1024, 1024, 10], 512, 2),
 }
 UNDO = {
     "dA0": "also computes dA[0] = Theta[1]^T dZ[1]",
@@ -67,7 +69,7 @@ class Ablated(FastPath):
             return super().backward_into(Y, out, l2)
         ws, net, L, undo = self._ws, self.net, self.net.L, self.undo
         if out is not self._grad:
-            self._grad, self._grad_views = out, net._views(out)
+            self._grad, self._grad_views = out, [(dT, db[:, 0]) for dT, db in net._views(out)]
         m = ws.m
         dZ = ws.dZ_L
         np.subtract(ws.A[L], Y, out=dZ)
@@ -81,9 +83,9 @@ class Ablated(FastPath):
             else:
                 np.matmul(dZ, ws.A[l - 1].T, out=dTheta)
             if undo == "sum_db":
-                np.sum(dZ, axis=1, out=db[:, 0])
+                np.sum(dZ, axis=1, out=db)
             else:
-                np.matmul(dZ, ws.ones, out=db[:, 0])
+                np.matmul(dZ, ws.ones, out=db)
             if undo == "late_m":
                 dTheta /= m
                 db /= m
@@ -103,7 +105,7 @@ class Ablated(FastPath):
             else:
                 dA = ws.dA[l - 1]
                 np.matmul(Theta.T, dZ, out=dA)
-                dZ = ws.kernels[l - 1].backward(ws.Z[l - 1], ws.alpha_Z[l - 1], dA, ws.scratch(l - 1))
+                dZ = ws.kernels[l - 1].backward(ws.Z[l - 1], ws.alpha_Z[l - 1], dA, ws.scratch[l - 1])
 
 
 def run(name: str, rounds: int) -> list[str]:
@@ -124,26 +126,51 @@ def run(name: str, rounds: int) -> list[str]:
     times: dict[str, list[float]] = {k: [] for k in engines}
     for r in range(rounds):
         for k, e in list(engines.items())[r % len(engines):] + list(engines.items())[: r % len(engines)]:
-            t = time.perf_counter()
+            t = time.process_time()
             for _ in range(steps):
                 e.forward(X)
                 e.cached_cost(Y)
                 e.backward_into(Y, grads[k])
-            times[k].append((time.perf_counter() - t) / steps * 1e3)
+            times[k].append((time.process_time() - t) / steps * 1e3)
     best = min(times["fast (all choices)"])
     rows = []
     for k, ts in times.items():
         what = UNDO.get(k.removeprefix("fast, undo "), "")
         rows.append(f"| {name} | {k} | {what} | {min(ts):.3f} | {median(ts):.3f} | {min(ts) / best:.2f}x |")
-    return rows
+    return rows + gather_rows(name, rounds)
+
+
+def gather_rows(name: str, rounds: int) -> list[str]:
+    """One mini-batch's gather: rows of a row-major (m, n_0) store (what fit does) vs columns of (n_0, m)."""
+    sizes, B, _ = CONFIGS[name]
+    m = 16 * B
+    X_rows = np.random.default_rng(0).standard_normal((m, sizes[0]), dtype=np.float32)
+    X_cols = np.ascontiguousarray(X_rows.T)
+    idx = np.random.default_rng(1).permutation(m)[:B]
+    ways = {"gather: X_rows[idx].T (fit)": lambda: X_rows[idx].T,
+            "gather: X_cols[:, idx] from (n_0, m)": lambda: X_cols[:, idx]}
+    times: dict[str, list[float]] = {k: [] for k in ways}
+    for _ in range(rounds):
+        for k, f in ways.items():
+            t = time.process_time()
+            for _ in range(50):
+                f()
+            times[k].append((time.process_time() - t) / 50 * 1e3)
+    best = min(times["gather: X_rows[idx].T (fit)"])
+    return [f"| {name} | {k} | one mini-batch of {B} from {m} examples | {min(ts):.3f} | {median(ts):.3f} | "
+            f"{min(ts) / best:.2f}x |" for k, ts in times.items()]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (CPU time is comparable only with 1)")
     args = p.parse_args()
-    print("| configuration | engine | what is undone | min ms/step | median ms/step | min / fast's min |")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads, user_api="blas")
+    print("| configuration | engine | what is undone | min CPU ms/step | median CPU ms/step | min / fast's min |")
     print("|---|---|---|---|---|---|")
     for name in args.configs:
         print("\n".join(run(name, args.rounds)), flush=True)

@@ -7,7 +7,7 @@ defaults of both (hidden (100,), relu, Adam, lr 1e-3, batch 200, alpha 1e-4). Fi
 interleaved (A B C D A B C D ...) and the median time is reported, with ratios: these machines
 are shared and noisy.
 
-Usage: python benchmarks/bench_sklearn.py [--out docs/benchmarks-sklearn.md] [--threads 1]
+Usage: python benchmarks/bench_sklearn.py [--out FILE] [--threads 1]   (the table is recorded in docs/benchmarks.md)
 """
 from __future__ import annotations
 

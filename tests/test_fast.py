@@ -253,3 +253,14 @@ def test_net_cache_shows_the_last_forwards_activations_and_masks():
         np.testing.assert_array_equal(fast.M[l], readable.M[l], err_msg=f"M[{l}]")
         np.testing.assert_allclose(fast.alpha_Z[l], readable.alpha_Z[l], rtol=0, atol=1e-13)
     assert fast.Z[1] is None and fast.dZ == [None] * (net.L + 1)  # overwritten in place: not shown
+
+
+def test_training_imports_no_second_blas():
+    """scipy brings its own OpenBLAS: two BLAS thread pools in the hot loop fight for the cores."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vecprop, vecprop.training, vecprop.fast; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'sklearn', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -58,7 +58,7 @@ class ReLUKernel(Kernel):
 
 
 class TanhKernel(Kernel):
-    """A = tanh(Z) in place; (C) dZ = dA * (1 - A * A), through a float scratch row-block."""
+    """A = tanh(Z) in place; (C) dZ = dA * (1 - A * A)."""
 
     in_place = True
 
@@ -84,10 +84,11 @@ class SoftmaxCrossEntropyKernel(Kernel):
         self.col_max, self.col_sum = col_max, col_sum
 
     def forward(self, Z, A):
-        np.max(Z, axis=0, keepdims=True, out=self.col_max)  # (1, m)
+        # ufunc.reduce is np.max / np.sum without their Python wrappers (half the cost at small m)
+        np.maximum.reduce(Z, axis=0, keepdims=True, out=self.col_max)  # (1, m)
         np.subtract(Z, self.col_max, out=Z)  # shifted logits: softmax is unchanged, e^z cannot overflow
         np.exp(Z, out=A)
-        np.sum(A, axis=0, keepdims=True, out=self.col_sum)
+        np.add.reduce(A, axis=0, keepdims=True, out=self.col_sum)
         np.divide(A, self.col_sum, out=A)
 
 
@@ -105,7 +106,8 @@ class Workspace:
 
     ``Z[l]``, ``A[l]`` are (n_l, m) C-ordered; ``A[l] is Z[l]`` for in-place kernels without
     dropout. The (D) results dA[l] alternate between two buffers (dA[l-1] is computed from
-    dZ[l], which sits in dA[l]'s buffer), and (C) overwrites dA[l] with dZ[l].
+    dZ[l], which sits in dA[l]'s buffer), and (C) overwrites dA[l] with dZ[l]. ``scratch[l]``
+    is a boolean (n_l, m) view of one buffer shared by all layers (ReLU's mask, dropout's keep).
     """
 
     def __init__(self, net: Network, m: int, dropout: bool) -> None:
@@ -144,6 +146,7 @@ class Workspace:
             self._dA[l % 2][: n * m].reshape(n, m) for l, n in enumerate(sizes[1:L], start=1)
         ] + [None]
         self._mask = np.empty(max(sizes[1:]) * m, dtype=bool)
+        self.scratch = [None] + [self._mask[: n * m].reshape(n, m) for n in sizes[1:]]  # bool (n_l, m), shared
         # What net.cache shows after a fast step: the views that stay true until the next forward.
         # Z[l] is gone where alpha(Z) or the softmax shift overwrote it; dZ and dA share buffers.
         kept_Z = [None] + [None if self.alpha_Z[l] is self.Z[l] or isinstance(self.kernels[l],
@@ -151,22 +154,10 @@ class Workspace:
         self.cache = Cache(A=list(self.A), Z=kept_Z, M=list(self.M), alpha_Z=list(self.alpha_Z),
                            dZ=[None] * (L + 1), dA=[None] * (L + 1))
 
-    def scratch(self, l: int) -> np.ndarray:
-        """A boolean (n_l, m) buffer, shared by all layers."""
-        return self._mask[: self.Z[l].size].reshape(self.Z[l].shape)
-
     def drop(self, l: int, p: float, rng: np.random.Generator) -> np.ndarray:
         """A[l] = alpha(Z[l]) * M[l], with M drawn like ``Network._mask`` (same draws, same order)."""
-        M, keep, dtype = self.M[l], self.scratch(l), self.Z[l].dtype
+        M, keep, dtype = self.M[l], self.scratch[l], self.Z[l].dtype
         rng.random(dtype=dtype, out=M)  # uniform [0, 1) draws, C order, like rng.random((n_l, m))
         np.greater_equal(M, p, out=keep)
         np.multiply(keep, dtype.type(1.0 / (1.0 - p)), out=M)  # inverted dropout keeps the scale
         return np.multiply(self.alpha_Z[l], M, out=self.A[l])
-
-    def nbytes(self) -> int:
-        """Bytes held by this workspace's buffers."""
-        arrays = [self.col_max, self.col_sum, self.ones, self.dZ_L, self._mask, *self._dA]
-        arrays += [a for a in (self.log_sum, self.out_tmp) if a is not None]
-        arrays += [a for l in range(1, len(self.Z)) for a in {id(x): x for x in
-                   (self.Z[l], self.alpha_Z[l], self.A[l], self.M[l]) if x is not None}.values()]
-        return sum(a.nbytes for a in arrays)

@@ -49,7 +49,7 @@ class FastPath:
         self._spaces: dict[tuple[int, bool], Workspace] = {}
         self._ws: Workspace | None = None
         self._grad: np.ndarray | None = None
-        self._grad_views: list[tuple[np.ndarray, np.ndarray]] = []
+        self._grad_views: list[tuple[np.ndarray, np.ndarray]] = []  # (dTheta (n_l, n_{l-1}), db (n_l,))
         self._decay: np.ndarray | None = None  # scratch for the L2 term of (A)
 
     def __repr__(self) -> str:
@@ -95,7 +95,7 @@ class FastPath:
             np.log(ws.col_sum, out=ws.log_sum)  # (1, m) log sum_i e^(Z_i - max Z)
             np.subtract(ws.Z[-1], ws.log_sum, out=ws.out_tmp)  # log softmax   (n_L, m)
             np.multiply(ws.out_tmp, Y, out=ws.out_tmp)
-            J = -float(ws.out_tmp.sum()) / ws.m
+            J = -float(np.add.reduce(ws.out_tmp, axis=None)) / ws.m
         elif net.fused:
             J = float(net.loss.err_from_logits(ws.Z[-1], Y).sum()) / ws.m
         else:
@@ -120,7 +120,7 @@ class FastPath:
             if out.shape != net.flat.shape or out.dtype != net.dtype:
                 raise ValueError(f"out must be a {net.dtype.name} vector of shape {net.flat.shape} "
                                  f"(like net.flat); got {out.dtype.name} {out.shape}")
-            self._grad, self._grad_views = out, net._views(out)
+            self._grad, self._grad_views = out, [(dT, db[:, 0]) for dT, db in net._views(out)]
         inv_m = 1.0 / ws.m
         dZ = ws.dZ_L
         if net.fused:
@@ -128,7 +128,7 @@ class FastPath:
             dZ *= inv_m
         else:
             np.multiply(net.loss.derivative(ws.A[L], Y), inv_m, out=dZ)  # (5) dA[L] = err'(A[L], Y) / m
-            dZ = ws.kernels[L].backward(ws.Z[L], ws.alpha_Z[L], dZ, ws.scratch(L))  # (C)
+            dZ = ws.kernels[L].backward(ws.Z[L], ws.alpha_Z[L], dZ, ws.scratch[L])  # (C)
         for l in range(L, 0, -1):
             Theta, _ = net.params[l - 1]
             dTheta, db = self._grad_views[l - 1]
@@ -137,14 +137,14 @@ class FastPath:
                 decay = self._decay_like(Theta)
                 np.multiply(Theta, l2 * inv_m, out=decay)
                 dTheta += decay  # the L2 term's share of (A); biases are exempt
-            np.matmul(dZ, ws.ones, out=db[:, 0])  # (B) db[l] = 1/m sum_c dZ[l]   (n_l, 1)
+            np.matmul(dZ, ws.ones, out=db)  # (B) db[l] = 1/m sum_c dZ[l]   (n_l, 1)
             if l == 1:
                 break  # dA[0] = Theta[1]^T dZ[1] is never needed
             dA = ws.dA[l - 1]
             np.matmul(Theta.T, dZ, out=dA)  # (D) dA[l-1] = Theta[l]^T dZ[l]   (n_{l-1}, m)
             if ws.M[l - 1] is not None:
                 dA *= ws.M[l - 1]  # dropout: only kept units pass gradient, with their scale
-            dZ = ws.kernels[l - 1].backward(ws.Z[l - 1], ws.alpha_Z[l - 1], dA, ws.scratch(l - 1))  # (C)
+            dZ = ws.kernels[l - 1].backward(ws.Z[l - 1], ws.alpha_Z[l - 1], dA, ws.scratch[l - 1])  # (C)
 
     def _decay_like(self, Theta: np.ndarray) -> np.ndarray:
         if self._decay is None:
