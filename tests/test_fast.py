@@ -11,7 +11,8 @@ import vecprop.fast
 from vecprop.activations import ACTIVATIONS, Activation
 from vecprop.fast import FastPath
 from vecprop.optimizers import SGD, Adam
-from vecprop.training import ENGINES, fit
+from vecprop.metrics import evaluate, n_correct
+from vecprop.training import ENGINES, fit, predict, validation_logs
 
 # output activation + loss: fused (dZ = A - Y) and through (5) and (C)
 OUTPUTS = [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"), ("identity", "squared_error"),
@@ -264,3 +265,86 @@ def test_training_imports_no_second_blas():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'sklearn', 'torch')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---- inference: predict and validation_logs run the fast engine's forward ------------------------
+
+TASK_OF_OUTPUT = {"cross_entropy": "multiclass", "binary_cross_entropy": "multilabel"}
+
+
+@pytest.mark.parametrize("layout", ["rows.T", "C"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("output,loss", OUTPUTS)
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "sigmoid", "gelu"])
+def test_predict_and_validation_logs_agree_with_the_readable_forward(hidden, output, loss, dtype, layout):
+    net, X, Y = _problem(hidden, output, loss, dtype, m=50, dropout=0.3)  # dropout: off at inference
+    X = X if layout == "rows.T" else np.ascontiguousarray(X)
+    l2, tol = 0.2, TOL[dtype]
+    A_read = net.forward(X)  # the derivation line by line, whole set, no rng: no dropout
+    J_read = net.cached_cost(Y, l2=l2)
+    task = TASK_OF_OUTPUT.get(loss, "regression")
+    for chunk in (50, 16):  # one chunk; four chunks, the last of 2 columns
+        A_fast = predict(net, X, batch_size=chunk)
+        assert A_fast.shape == A_read.shape and A_fast.dtype == net.dtype
+        np.testing.assert_allclose(A_fast, A_read, rtol=0, atol=tol * float(np.abs(A_read).max()),
+                                   err_msg=f"predict, chunk {chunk}")
+        logs = validation_logs(net, X, Y, l2=l2, chunk=chunk)
+        assert logs["val_cost"] == pytest.approx(J_read, rel=tol), f"chunk {chunk}"
+        for k, v in evaluate(A_read, Y, task).items():
+            assert logs[f"val_{k}"] == pytest.approx(v, rel=tol, abs=tol), f"val_{k}, chunk {chunk}"
+
+
+def test_predict_checks_X_once_at_the_boundary():
+    net, X, _ = _problem("relu", "softmax", "cross_entropy", "float32")
+    np.testing.assert_array_equal(predict(net, X.astype(np.float64)), predict(net, X))  # converted once
+    with pytest.raises(ValueError, match="X.T"):
+        predict(net, X.T)
+    bad = np.array(X)
+    bad[2, 9] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite value \(nan\) at row 2, column \(example\) 9"):
+        predict(net, bad, batch_size=4)
+    for bad_size in (0, -4, 2.5):
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            predict(net, X, batch_size=bad_size)
+        with pytest.raises(ValueError, match="chunk must be a positive integer"):
+            validation_logs(net, X, vp.one_hot(np.zeros(23, int), 4), chunk=bad_size)
+
+
+def test_validation_targets_are_checked_once_at_the_boundary():
+    net, X, Y = _problem("relu", "softmax", "cross_entropy", "float64")
+    not_one_hot = Y * 2.0
+    with pytest.raises(ValueError, match="probability vector"):
+        validation_logs(net, X, not_one_hot)
+    before = net.flat.copy()
+    with pytest.raises(ValueError, match="probability vector"):  # fit refuses it before the first step
+        fit(net, X, Y, optimizer=SGD(lr=0.1), epochs=1, validation=(X, not_one_hot))
+    np.testing.assert_array_equal(net.flat, before)
+
+
+def test_fit_logs_validation_and_regression_metrics_of_the_readable_forward():
+    net, X, Y = _problem("tanh", "identity", "squared_error", "float64", m=40)
+    Xv, Yv = X[:, :15], Y[:, :15]
+    hist = fit(net, X, Y, optimizer=SGD(lr=0.05), epochs=2, batch_size=16, l2=0.1, validation=(Xv, Yv))
+    A, A_val = net.forward(X), net.forward(Xv)  # the final weights, read line by line
+    assert hist["val_cost"][-1] == pytest.approx(net.cost(Xv, Yv, l2=0.1), rel=1e-12)
+    for k, v in evaluate(A, Y, "regression").items():
+        assert hist[k][-1] == pytest.approx(v, rel=1e-12), k
+    for k, v in evaluate(A_val, Yv, "regression").items():
+        assert hist[f"val_{k}"][-1] == pytest.approx(v, rel=1e-12), f"val_{k}"
+
+
+@pytest.mark.parametrize("output,loss,n_L", [("softmax", "cross_entropy", 4), ("sigmoid", "binary_cross_entropy", 1),
+                                             ("sigmoid", "binary_cross_entropy", 3)],
+                         ids=["multiclass", "binary", "multilabel"])
+def test_an_epoch_without_steps_logs_the_cost_and_accuracy_of_the_whole_set(output, loss, n_L):
+    # lr = 0: the weights never move, so the epoch's mean over its mini-batches (gathered in
+    # batches of 7, the last of 2) is the cost and accuracy of the whole set at those weights.
+    rng = np.random.default_rng(4)
+    net = vp.Network([5, 8, n_L], ["relu", output], loss, seed=3, dtype="float64")
+    X = rng.normal(size=(5, 51))
+    Y = vp.one_hot(rng.integers(0, n_L, 51), n_L, "float64") if n_L > 1 and loss == "cross_entropy" \
+        else (rng.uniform(size=(n_L, 51)) > 0.5).astype(np.float64)
+    task = "multiclass" if loss == "cross_entropy" else "binary" if n_L == 1 else "multilabel"
+    hist = fit(net, X, Y, optimizer=SGD(lr=0.0), epochs=1, batch_size=7, seed=1)
+    assert hist["cost"][0] == pytest.approx(net.cost(X, Y), rel=1e-12)
+    assert hist["accuracy"][0] == n_correct(net.forward(X), Y, task) / 51

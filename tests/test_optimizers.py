@@ -396,3 +396,46 @@ def test_lbfgs_without_scipy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
     with pytest.raises(ImportError, match=r"pip install vecprop\[lbfgs\]"):
         minimize_lbfgs(rosenbrock, np.ones(2), max_iter=5, tol=1e-6)
+
+
+# ---- blocked updates -------------------------------------------------------------------------------
+
+BLOCK_SHAPES = [(7, 3), (5,), (2, 3, 4), (), (0, 3)]  # matrix, vector, 3-D, 0-d, empty
+
+
+@pytest.mark.parametrize("block_bytes", [8, 40, 100])
+@pytest.mark.parametrize("case", CASES)
+def test_blocked_step_is_bit_identical_to_one_block(case, block_bytes):
+    # step() updates each parameter block by block along its first axis (for cache locality);
+    # every update is elementwise, so any blocking gives the same bits as one block.
+    name, kwargs, _, _ = CASES[case]
+    rng = np.random.default_rng(1)
+    start = [np.array(rng.standard_normal(s)) for s in BLOCK_SHAPES]
+    grads = [[np.array(rng.standard_normal(s) * rng.uniform(0.1, 3.0)) for s in BLOCK_SHAPES] for _ in range(6)]
+    results = {}
+    for size in (block_bytes, 1 << 40):
+        opt, params = get_optimizer(name, **kwargs), [p.copy() for p in start]
+        opt._block_bytes = size  # read when the state is allocated, on the first step
+        for g in grads:
+            opt.step(params, g)
+        results[size] = params
+    for i, (a, b) in enumerate(zip(results[block_bytes], results[1 << 40])):
+        np.testing.assert_array_equal(a, b, err_msg=f"{case}: params[{i}] {a.shape}")
+    assert not np.array_equal(results[block_bytes][0], start[0])
+
+
+@pytest.mark.parametrize("case", ["sgd_wd", "adam_amsgrad_wd", "rmsprop_all"])
+def test_scratch_is_one_block_not_a_copy_of_the_parameters(case):
+    name, kwargs, _, _ = CASES[case]
+    opt = get_optimizer(name, **kwargs)
+    Theta = np.zeros(1_000_000)  # 8 MB, many blocks
+    dTheta = np.random.default_rng(0).standard_normal(Theta.size)
+    state_bytes = len(opt._state_keys()) * Theta.nbytes
+    tracemalloc.start()
+    try:
+        opt.step([Theta], [dTheta])  # the first step allocates the state and the scratch
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    scratch = peak - state_bytes
+    assert scratch <= 2 * opt._block_bytes + 65_536 < Theta.nbytes, f"{case}: {scratch} bytes of scratch"

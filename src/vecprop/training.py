@@ -10,7 +10,7 @@ import numpy as np
 from ._checks import as_columns, as_targets
 from .fast import FastPath
 from .callbacks import Callback, Checkpoint, History, LRScheduler, TrainState, split_states
-from .metrics import evaluate, n_correct, task_of
+from .metrics import evaluate, task_of
 from .network import Network
 from .lbfgs import LBFGS
 from .optimizers import clip_grad_norm, clip_grad_value, get_optimizer
@@ -71,6 +71,7 @@ def fit(
     if validation is not None:
         X_val = as_columns(validation[0], net.sizes[0], net.dtype, name="validation X")
         validation = (X_val, as_targets(validation[1], net.sizes[-1], X_val.shape[1], net.dtype))
+        net.loss.check_targets(validation[1])
     if optimizer == "lbfgs":
         optimizer = LBFGS(max_iter=max(epochs, 1))
     if isinstance(optimizer, LBFGS):
@@ -91,6 +92,8 @@ def fit(
     # Rows of a C-ordered (m, n_0) copy gather fast; their transposes are the derivation's columns.
     X_rows, Y_rows = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
     task = task_of(net.loss, net.sizes[-1])
+    labels = _labels(Y_rows, task)  # (m,) classes or (m, n_L) 0/1 outputs, once: n_correct reads only A[L] per step
+    buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # mini-batch (X, Y) rows per batch size, reused
     path = make_engine(net, engine)
     grad = np.empty_like(net.flat) if dp is None else dp.grad  # dp.grad: a view of its Allreduce buffer
     l2_r = l2 if dp is None else l2 / dp.size  # each rank's share of the L2 term; the Allreduce adds them
@@ -106,13 +109,13 @@ def fit(
             m_b = len(idx)
             if dp is not None:
                 idx = dp.shard(idx)  # this rank's contiguous slice of the global batch
-            Xb, Yb = X_rows[idx].T, Y_rows[idx].T  # (n_0, m_b), (n_L, m_b): columns again
+            Xb, Yb = _gather(X_rows, Y_rows, idx, buffers)  # (n_0, m_b), (n_L, m_b): columns again
             last_good[...] = net.flat
             try:
                 A_L = path.forward(Xb, rng=drop_rng)  # forward (1)
                 J = path.cached_cost(Yb, l2=l2_r)  # cost (2)
                 path.backward_into(Yb, grad, l2=l2_r)  # backward (A)-(D), packed like net.flat
-                n_ok = n_correct(A_L, Yb, task) if task != "regression" else 0
+                n_ok = _n_correct(A_L, labels[idx], task) if task != "regression" else 0
                 if dp is not None:
                     J, n_ok = dp.allreduce(J, n_ok, len(idx), m_b)  # grad: the global batch's mean
                 _check_finite(J, grad)
@@ -133,9 +136,9 @@ def fit(
         if task != "regression":
             state.logs["accuracy"] = correct / X.shape[1]
         else:
-            state.logs.update(evaluate(predict(net, X) if dp is None else dp.outputs(net, X), Y, task))
+            state.logs.update(evaluate(_outputs(net, X)[0] if dp is None else dp.outputs(net, X), Y, task))
         if validation is not None:
-            logs_of = validation_logs if dp is None else dp.validation_logs  # reduced over ranks
+            logs_of = _validation_logs if dp is None else dp.validation_logs  # reduced over ranks
             state.logs.update(logs_of(net, *validation, l2=l2))
         for cb in cbs:
             cb.on_epoch_end(state)
@@ -196,9 +199,9 @@ def fit_lbfgs(net: Network, X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS, *, l2: f
     def on_iteration(n_iter: int, x: np.ndarray, J: float) -> bool:
         net.flat[...] = x
         state.epoch = n_iter - 1
-        state.logs = {"cost": J, **evaluate(predict(net, X), Y, task)}
+        state.logs = {"cost": J, **evaluate(_outputs(net, X)[0], Y, task)}
         if validation is not None:
-            state.logs.update(validation_logs(net, *validation, l2=l2))
+            state.logs.update(_validation_logs(net, *validation, l2=l2))
         for cb in cbs:
             cb.on_epoch_end(state)
         return state.stop
@@ -214,26 +217,56 @@ def fit_lbfgs(net: Network, X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS, *, l2: f
 
 
 def predict(net: Network, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """A[L] for X (n_0, m) in inference mode (no dropout), in chunks to bound memory."""
-    X = as_columns(X, net.sizes[0], net.dtype)
-    outs = [net.forward(X[:, s : s + batch_size]) for s in range(0, X.shape[1], batch_size)]
-    return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
+    """A[L] (n_L, m) for X (n_0, m) in inference mode (no dropout), in chunks to bound memory.
+
+    X is checked once, here; the chunks run through the fast engine's preallocated buffers and
+    give ``Network.forward``'s numbers (to float rounding).
+    """
+    _check_chunk("batch_size", batch_size)
+    return _outputs(net, as_columns(X, net.sizes[0], net.dtype), chunk=batch_size)[0]
 
 
 def validation_logs(net: Network, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0,
                     prefix: str = "val_", chunk: int = 4096) -> dict[str, float]:
     """Cost (eq. 2, through the logits like training) and metrics of one set, in inference mode."""
-    m, total, outs = X.shape[1], 0.0, []
-    for s in range(0, m, chunk):
-        outs.append(net.forward(X[:, s : s + chunk]))
-        total += net.cached_cost(Y[:, s : s + chunk]) * outs[-1].shape[1]
+    _check_chunk("chunk", chunk)
+    X = as_columns(X, net.sizes[0], net.dtype)
+    Y = as_targets(Y, net.sizes[-1], X.shape[1], net.dtype)
+    net.loss.check_targets(Y)
+    return _validation_logs(net, X, Y, l2=l2, prefix=prefix, chunk=chunk)
+
+
+def _validation_logs(net: Network, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0,
+                     prefix: str = "val_", chunk: int = 4096) -> dict[str, float]:
+    """``validation_logs`` for X, Y already checked (``fit`` checks them once, at its boundary)."""
+    A_L, total = _outputs(net, X, Y, chunk)
+    m = X.shape[1]
     cost = total / m
     if l2:
         cost += l2 / (2 * m) * sum(float(np.vdot(T, T)) for T, _ in net.params)
-    A_L = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
     logs = {f"{prefix}cost": cost}
     logs.update({prefix + k: v for k, v in evaluate(A_L, Y, task_of(net.loss, net.sizes[-1])).items()})
     return logs
+
+
+def _outputs(net: Network, X: np.ndarray, Y: np.ndarray | None = None,
+             chunk: int = 4096) -> tuple[np.ndarray, float]:
+    """A[L] (n_L, m) of a checked X, chunk columns at a time, and with Y the summed error m * J (no L2 term).
+
+    Inference through a fresh ``FastPath``: one workspace per chunk size, reused by every chunk.
+    """
+    path, m = FastPath(net), X.shape[1]
+    A_L, total = np.empty((net.sizes[-1], m), net.dtype), 0.0
+    for s in range(0, m, chunk):
+        A_L[:, s : s + chunk] = path.forward(X[:, s : s + chunk])  # (1) without rng: no dropout
+        if Y is not None:
+            total += path.cached_cost(Y[:, s : s + chunk]) * min(chunk, m - s)  # (2) for this chunk
+    return A_L, total
+
+
+def _check_chunk(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer (columns per chunk); got {value!r}")
 
 
 def _data_parallel(comm: Any, net: Network, rng: np.random.Generator, X: np.ndarray, batch_size: int | None,
@@ -242,6 +275,33 @@ def _data_parallel(comm: Any, net: Network, rng: np.random.Generator, X: np.ndar
 
     return DataParallel(comm, net, rng, m=X.shape[1], batch_size=batch_size, epochs=epochs, shuffle=shuffle,
                         m_val=0 if validation is None else validation[0].shape[1])
+
+
+def _gather(X_rows: np.ndarray, Y_rows: np.ndarray, idx: np.ndarray,
+            buffers: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The mini-batch X_rows[idx].T, Y_rows[idx].T, gathered into buffers kept per batch size."""
+    if len(idx) not in buffers:
+        buffers[len(idx)] = (np.empty((len(idx), X_rows.shape[1]), X_rows.dtype),
+                             np.empty((len(idx), Y_rows.shape[1]), Y_rows.dtype))
+    Xb, Yb = buffers[len(idx)]
+    # idx slices a permutation of range(m): always in range, so "clip" only skips take's buffered bounds check
+    np.take(X_rows, idx, axis=0, out=Xb, mode="clip")
+    np.take(Y_rows, idx, axis=0, out=Yb, mode="clip")
+    return Xb.T, Yb.T
+
+
+def _labels(Y_rows: np.ndarray, task: str) -> np.ndarray | None:
+    """What ``metrics.n_correct`` compares A[L] with, per example: the class (m,) or the 0/1 outputs (m, n_L)."""
+    if task == "regression":
+        return None
+    return Y_rows.argmax(axis=1) if task == "multiclass" else Y_rows >= 0.5
+
+
+def _n_correct(A_L: np.ndarray, labels: np.ndarray, task: str) -> int:
+    """``metrics.n_correct(A_L, Y, task)`` for a batch's precomputed ``_labels`` rows."""
+    if task == "multiclass":
+        return int(np.count_nonzero(A_L.argmax(axis=0) == labels))
+    return int(np.count_nonzero(((A_L >= 0.5) == labels.T).all(axis=0)))
 
 
 def _check_finite(J: float, v: np.ndarray, what: str = "gradient") -> None:
