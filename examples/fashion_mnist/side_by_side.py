@@ -8,7 +8,7 @@ Usage (from the repository root, in the project's virtual environment)::
 
 Every contender gets the same training rows, validation rows and test set (the split that
 ``vecprop train --config config.toml --seed SEED`` makes: stratified, seeded) and the same
-standardisation (per-pixel mean and standard deviation of the training rows), as float32.
+scaling (the config's: per-pixel, fitted on the training rows), as float32.
 
 Contenders, each trained in its own Python process so that one library's thread pools never
 compete with another's:
@@ -220,12 +220,18 @@ def one_contender(args: argparse.Namespace) -> None:
 
 
 # ---- the parent: run each contender in a child, then the table ---------------------------------
+NUMPY_BLAS = ("import json, numpy, threadpoolctl; print(json.dumps([p for p in threadpoolctl.threadpool_info() "
+              "if p.get('user_api') == 'blas']))")
+"""numpy's BLAS as threadpoolctl sees it in a process that imports numpy only (sklearn would add scipy's)."""
+
+
 def machine() -> dict[str, Any]:
     import sklearn
-    from threadpoolctl import threadpool_info
 
-    blas = [f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads, "
-            f"{p.get('architecture')})" for p in threadpool_info() if p.get("user_api") == "blas"]
+    pools = json.loads(subprocess.run([sys.executable, "-c", NUMPY_BLAS], capture_output=True, text=True,
+                                      check=True).stdout)
+    blas = [f"{p.get('internal_api')} {p.get('version')}, {p.get('num_threads')} threads, "
+            f"kernel {p.get('architecture')}" for p in pools]
     env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__, "sklearn": sklearn.__version__, "numpy_blas": blas,
