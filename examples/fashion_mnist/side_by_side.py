@@ -8,7 +8,8 @@ Usage (from the repository root, in the project's virtual environment)::
 
 Every contender gets the same training rows, validation rows and test set (the split that
 ``vecprop train --config config.toml --seed SEED`` makes: stratified, seeded) and the same
-scaling (the config's: per-pixel, fitted on the training rows), as float32.
+scaling (the config's: ``minmax`` divides the uint8 pixels by 255; ``standardize`` uses
+per-pixel statistics of the training rows), as float32.
 
 Contenders, each trained in its own Python process so that one library's thread pools never
 compete with another's:
@@ -295,7 +296,8 @@ def main() -> int:
             f"{cfg.n_samples or 'all'} training rows before the validation split; "
             f"total time {total / 60:.1f} min.\n\n" + table(cfg, results)
             + f"\nMachine: {info['cpu_count']} cores, {info['platform']}, Python {info['python']}, "
-              f"numpy {info['numpy']} ({'; '.join(info['numpy_blas'])}), scikit-learn {info['sklearn']}; "
+              f"numpy {info['numpy']} ({'; '.join(info['numpy_blas'])}), scikit-learn {info['sklearn']}"
+              + "".join(f", torch {r['torch']}" for r in results if "torch" in r) + "; "
               f"BLAS environment variables: {info['blas_env']}.\n")
     print("\n" + text)
     (out / "side_by_side.md").write_text(text)
