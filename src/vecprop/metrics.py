@@ -15,13 +15,6 @@ def task_of(loss: Loss, n_L: int) -> str:
     return "regression"
 
 
-def predict_labels(A_L: np.ndarray, task: str) -> np.ndarray:
-    """Class per column for "multiclass" (m,), 0/1 per entry otherwise (n_L, m)."""
-    if task == "multiclass":
-        return A_L.argmax(axis=0)
-    return (A_L >= 0.5).astype(np.int64)
-
-
 def n_correct(A_L: np.ndarray, Y: np.ndarray, task: str) -> int:
     """Examples whose every output is right (subset accuracy for multi-label, as scikit-learn)."""
     if task == "multiclass":
