@@ -101,7 +101,7 @@ class FastPath:
         else:
             J = float(net.loss.err(ws.A[-1], Y).sum()) / ws.m
         if l2:
-            J += l2 / (2 * ws.m) * sum(float(np.vdot(Theta, Theta)) for Theta, _ in net.params)
+            J += net.l2_term(l2, ws.m)
         return J
 
     def _last(self, Y: np.ndarray) -> Workspace:

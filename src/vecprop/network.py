@@ -170,8 +170,12 @@ class Network:
         E = self.loss.err_from_logits(Z_L, Y) if self.fused else self.loss.err(A_L, Y)
         J = float(E.sum()) / m  # (2)
         if l2:
-            J += l2 / (2 * m) * sum(float(np.vdot(Theta, Theta)) for Theta, _ in self.params)
+            J += self.l2_term(l2, m)
         return J
+
+    def l2_term(self, l2: float, m: int) -> float:
+        """The L2 share of the cost: l2/(2m) sum_l ||Theta[l]||^2 (biases exempt)."""
+        return l2 / (2 * m) * sum(float(np.vdot(Theta, Theta)) for Theta, _ in self.params)
 
     def _targets(self, Y: np.ndarray, m: int) -> np.ndarray:
         Y = as_targets(Y, self.sizes[-1], m, self.dtype)

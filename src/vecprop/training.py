@@ -243,7 +243,7 @@ def _validation_logs(net: Network, X: np.ndarray, Y: np.ndarray, *, l2: float = 
     m = X.shape[1]
     cost = total / m
     if l2:
-        cost += l2 / (2 * m) * sum(float(np.vdot(T, T)) for T, _ in net.params)
+        cost += net.l2_term(l2, m)
     logs = {f"{prefix}cost": cost}
     logs.update({prefix + k: v for k, v in evaluate(A_L, Y, task_of(net.loss, net.sizes[-1])).items()})
     return logs
