@@ -16,6 +16,9 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "bad.csv").write_text("a,b,y\n1,2,0\n3,x,1\n4,5,0\n")
     (tmp_path / "nan.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,nan,0\n")
     (tmp_path / "ok.csv").write_text("a,b,label\n1,2,u\n3,4,v\n5,6,u\n7,8,v\n")
+    (tmp_path / "other.csv").write_text("a,b,label\n1,2,u\n3,4,w\n5,6,u\n7,8,w\n")
+    (tmp_path / "ab.csv").write_text("a,a,label\n1,2,u\n3,4,v\n5,6,u\n7,8,v\n")
+    (tmp_path / "cols.csv").write_text("a,c\n1,2\n3,4\n")
     (tmp_path / "bad.toml").write_text("[training]\nlr = 0.1\nepoch = 3\n")
     (tmp_path / "broken.toml").write_text("[training\nlr = \n")
     (tmp_path / "section.toml").write_text("[trainig]\nlr = 0.1\n")
@@ -25,9 +28,10 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "fake.npz").write_bytes(b"not a zip file")
     np.save(tmp_path / "four.npy", np.ones((3, 4)))
     clf = vp.Network([2, 4, 2], ["relu", "softmax"], "cross_entropy", seed=0)
-    save(clf, tmp_path / "clf.npz", extra={"task": "multiclass", "classes": ["0", "1"], "data": "moons"})
+    vp.Model(clf, classes=["u", "v"], feature_names=["a", "b"], scaler="none").save(tmp_path / "clf.npz")
     reg = vp.Network([4, 3, 1], ["tanh", "identity"], "squared_error", seed=0)
-    save(reg, tmp_path / "reg.npz", extra={"task": "regression", "data": "four.npy"})
+    vp.Model(reg, scaler="none").save(tmp_path / "reg.npz")
+    save(reg, tmp_path / "bare.npz")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -53,12 +57,17 @@ ERRORS = [
     (["train", "--config", "types.toml"], "[model] hidden must be a list of integers; got 'big'"),
     (["train", "--config", "nowhere.toml"], "--config: no such file: nowhere.toml"),
     (["train", "--config", "engine.toml"], "engine must be one of"),
-    (["evaluate", "clf.npz", "--data", "iris"], "clf.npz expects n_0 = 2 input features (trained on moons); "
-                                                "--data iris has 4"),
+    (["evaluate", "clf.npz", "--data", "iris"], "--data iris lacks the model's feature column(s) 'a', 'b'; it has "
+                                                "'sepal length (cm)'"),
+    (["evaluate", "clf.npz", "--data", "other.csv"], "has label(s) ['w'] that the model never saw"),
+    (["evaluate", "clf.npz", "--data", "ab.csv"], "two columns named 'a'"),
     (["evaluate", "reg.npz", "--data", "iris"], "reg.npz is a regression model; --data iris is multiclass"),
     (["evaluate", "nothing.npz", "--data", "iris"], "MODEL: no such file: nothing.npz"),
     (["evaluate", "fake.npz", "--data", "iris"], "not a vecprop file"),
-    (["predict", "clf.npz", "four.npy"], "expects n_0 = 2 input features (trained on moons); INPUT four.npy has 4"),
+    (["predict", "clf.npz", "four.npy"], "INPUT four.npy has 4 feature columns; the model takes 2 ('a', 'b')"),
+    (["predict", "reg.npz", "clf.npz"], "INPUT: clf.npz: no array 'X'"),
+    (["predict", "clf.npz", "cols.csv"], "INPUT cols.csv lacks the model's feature column(s) 'b'; it has 'a', 'c'"),
+    (["predict", "clf.npz", "ok.csv", "--output", "ok.csv"], "--output ok.csv is the INPUT file"),
     (["predict", "clf.npz", "absent.npy"], "INPUT: no such file: absent.npy"),
     (["predict", "reg.npz", "four.npy", "--proba"], "--proba is for classifiers"),
     (["predict", "clf.npz", "bad.csv"], "column 'b' (index 1), line 3"),
@@ -93,7 +102,7 @@ def test_bad_flags_exit_2_with_usage(workdir, capsys, argv, message):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--data", "digts"], "did you mean 'digits'?"),
-    (["evaluate", "clf.npz", "--data", "iris"], "expects n_0 = 2"),
+    (["evaluate", "clf.npz", "--data", "iris"], "lacks the model's feature column(s) 'a', 'b'"),
 ])
 def test_subprocess_errors_have_no_traceback(workdir, args, message):
     r = vecprop(*args, cwd=workdir)

@@ -285,9 +285,9 @@ def test_idx_label_count_mismatch(tmp_path):
 
 @pytest.mark.parametrize("text, names, m", [
     ("a,b,y\n1,2,0\n3,4,1\n", ("a", "b"), 2),
-    ("1,2,0\n3,4,1\n5,6,1\n", ("col0", "col1"), 3),
+    ("1,2,0\n3,4,1\n5,6,1\n", None, 3),  # no header: no names, so models match these columns by position
     ("a,b,species\n1,2,cat\n3,4,dog\n", ("a", "b"), 2),
-    ("1,2,cat\n3,4,dog\n", ("col0", "col1"), 2),
+    ("1,2,cat\n3,4,dog\n", None, 2),
     ("x,2019,y\n1,2,0\n3,4,1\n", ("x", "2019"), 2),  # one text cell above a number suffices
 ])
 def test_csv_header_detection(tmp_path, text, names, m):

@@ -63,8 +63,12 @@ def get_meta(members: dict[str, bytes]) -> dict:
     return json.loads(np.lib.format.read_array(BytesIO(members["metadata.npy"])).tobytes())
 
 
-def put_meta(members: dict[str, bytes], meta: dict) -> None:
-    members["metadata.npy"] = npy(np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+def put_meta(members: dict[str, bytes], meta: dict, *, digest: bool = True) -> None:
+    """New metadata; with ``digest`` the metadata_sha256 entry is rewritten to match (a consistent edit)."""
+    blob = json.dumps(meta).encode()
+    members["metadata.npy"] = npy(np.frombuffer(blob, dtype=np.uint8))
+    if digest and "metadata_sha256.npy" in members:
+        members["metadata_sha256.npy"] = npy(np.frombuffer(hashlib.sha256(blob).hexdigest().encode(), np.uint8))
 
 
 def replace_array(members: dict[str, bytes], meta: dict, name: str, a: np.ndarray, *, update_table: bool) -> None:
@@ -135,9 +139,12 @@ def test_round_trip_is_exact(tmp_path, arch, dtype):
 def test_entries_are_theta_b_with_digests(tmp_path, dtype, stored):
     net = make_net("leaky-dropout-bce", dtype)
     members = read_members(vio.save(net, tmp_path / "m.npz"))
-    assert list(members) == ["metadata.npy", "Theta1.npy", "b1.npy", "Theta2.npy", "b2.npy", "Theta3.npy", "b3.npy"]
+    assert list(members) == ["metadata.npy", "metadata_sha256.npy", "Theta1.npy", "b1.npy", "Theta2.npy", "b2.npy",
+                             "Theta3.npy", "b3.npy"]
     meta = get_meta(members)
-    assert (meta["format"], meta["version"], meta["network"]) == ("vecprop-model", 1, net.config())
+    assert (meta["format"], meta["version"], meta["network"], meta["model"]) == ("vecprop-model", 2, net.config(), None)
+    digest = np.lib.format.read_array(BytesIO(members["metadata_sha256.npy"])).tobytes().decode()
+    assert digest == hashlib.sha256(np.lib.format.read_array(BytesIO(members["metadata.npy"])).tobytes()).hexdigest()
     for l, (Theta, b) in enumerate(net.params, start=1):
         for name, a in ((f"Theta{l}", Theta), (f"b{l}", b)):
             stored_a = np.lib.format.read_array(BytesIO(members[f"{name}.npy"]))
@@ -310,8 +317,8 @@ def test_non_finite_weight_in_file(saved):
 
 def test_newer_version_names_both_versions(saved):
     _, path = saved
-    msg = load_error(tamper(path, lambda m, meta: meta.update(version=2)))
-    assert "version 2" in msg and "version 1" in msg and "upgrade" in msg
+    msg = load_error(tamper(path, lambda m, meta: meta.update(version=3)))
+    assert "version 3" in msg and "version 1 and 2" in msg and "upgrade" in msg
 
 
 @pytest.mark.parametrize("version", [0, -1, "1", 1.0, True, None])
@@ -327,9 +334,9 @@ def _set_network(key, value):
 @pytest.mark.parametrize("edit, fragment", [
     (_set_network("activations", [{"name": "swish"}, {"name": "softmax"}]), "layer 1"),
     (_set_network("activations", [{"name": "leaky_relu", "slope": -1.0}, {"name": "softmax"}]), "layer 1"),
-    (_set_network("activations", [{"name": "relu", "custom": True}, {"name": "softmax"}]), "layer 1"),
+    (_set_network("activations", [{"name": "relu", "custom": True}, {"name": "softmax"}]), "activations[0].custom"),
     (_set_network("activations", [{"name": "relu"}]), "L=2"),
-    (_set_network("activations", [["relu"], {"name": "softmax"}]), "layer 1"),
+    (_set_network("activations", [["relu"], {"name": "softmax"}]), "activations[0]: expected object"),
     (_set_network("loss", {"name": "huber", "delta": -1.0}), "loss"),
     (_set_network("loss", "cross_entropy"), "loss"),
     (_set_network("sizes", [3, 0, 2]), "sizes"),
@@ -337,8 +344,8 @@ def _set_network(key, value):
     (_set_network("dtype", "float16"), "dtype"),
     (_set_network("init", ["nope", "glorot_uniform"]), "init"),
     (_set_network("dropout", [1.5]), "dropout"),
-    (lambda m, meta: meta["network"].pop("dropout"), "keys"),
-    (lambda m, meta: meta.update(surprise=1), "unknown metadata keys"),
+    (lambda m, meta: meta["network"].pop("dropout"), "required key 'dropout'"),
+    (lambda m, meta: meta.update(surprise=1), "unknown key 'surprise'"),
     (lambda m, meta: meta.pop("network"), "lacks"),
     (lambda m, meta: meta.update(format="numpy-stuff"), "not a vecprop file"),
     (lambda m, meta: meta.update(arrays=[]), "arrays"),

@@ -7,6 +7,7 @@ from .gradcheck import GradcheckReport, GradcheckWarning, gradcheck
 from .initializers import INITIALIZERS, get_initializer
 from .io import ModelFileError, load, load_checkpoint, save, save_checkpoint
 from .losses import LOSSES, Loss, get_loss
+from .model import Model, ModelWarning, load_model
 from .network import Cache, Network
 from .training import TrainingDiverged, fit, predict
 
@@ -16,5 +17,5 @@ __all__ = [
     "ACTIVATIONS", "Activation", "Cache", "Callback", "Checkpoint", "EarlyStopping", "GradcheckReport",
     "GradcheckWarning", "History", "INITIALIZERS", "LOSSES", "Loss", "Network", "TrainingDiverged",
     "callbacks", "datasets", "fit", "get_activation", "get_initializer", "get_loss", "gradcheck",
-    "load", "load_checkpoint", "metrics", "ModelFileError", "save_checkpoint", "one_hot", "optimizers", "predict", "save", "schedules",
+    "load", "load_checkpoint", "load_model", "metrics", "Model", "ModelWarning", "ModelFileError", "save_checkpoint", "one_hot", "optimizers", "predict", "save", "schedules",
 ]

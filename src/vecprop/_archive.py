@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -15,11 +16,16 @@ from typing import IO, Any, Callable
 import numpy as np
 
 METADATA = "metadata"  # the entry holding the UTF-8 JSON metadata as a 1-D uint8 array
-MAX_METADATA_BYTES = 64 * 2**20
+DIGEST = "metadata_sha256"  # format version >= 2: the SHA-256 (64 ASCII hex digits) of the metadata's bytes
+MAX_METADATA_BYTES = 16 * 2**20
+MAX_DEPTH = 32  # JSON nesting; vecprop's own metadata nests at most ~10 deep
+MAX_ENTRIES = 65536
 SAFE_KINDS = "biufcSU"  # bool, ints, floats, complex, bytes, str; never object ("O") or void ("V")
 LOADERS = {"vecprop-model": "vecprop.io.load", "vecprop-checkpoint": "vecprop.io.load_checkpoint"}
 TAGS = ("__array__", "__scalar__", "__float__", "__tuple__")  # JSON objects that stand for non-JSON values
 _ZIP_MAGIC = b"PK\x03\x04"
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same content always gives the same bytes
 
 # name -> (shape, dtype) of the entries a caller requires, worked out from the metadata
@@ -55,6 +61,8 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[IO[Any]], None], *
     parent = path.parent
     if not parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: directory {parent} does not exist")
+    if path.is_dir():  # before anything is written: os.replace would fail only after the whole temp file
+        raise IsADirectoryError(f"cannot write {path}: it is a directory; give a file name inside it")
     mode = _file_mode(path)
     tmp = tempfile.NamedTemporaryFile(
         mode="w" if text else "wb", encoding="utf-8" if text else None,
@@ -124,7 +132,11 @@ def write_archive(fh: IO[bytes], metadata: dict[str, Any], arrays: dict[str, np.
     }
     blob = json.dumps({**metadata, "arrays": table}, ensure_ascii=False, allow_nan=False,
                       separators=(",", ":")).encode("utf-8")
-    entries = {METADATA: np.frombuffer(blob, dtype=np.uint8), **arrays}
+    if len(blob) > MAX_METADATA_BYTES or json_depth(blob) > MAX_DEPTH:
+        raise ValueError(f"the metadata would be {len(blob):,} bytes nested {json_depth(blob)} deep; vecprop files "
+                         f"hold at most {MAX_METADATA_BYTES:,} bytes nested {MAX_DEPTH} deep (store big data as arrays)")
+    digest = np.frombuffer(hashlib.sha256(blob).hexdigest().encode("ascii"), dtype=np.uint8)
+    entries = {METADATA: np.frombuffer(blob, dtype=np.uint8), DIGEST: digest, **arrays}
     with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name, a in entries.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
@@ -135,15 +147,18 @@ def write_archive(fh: IO[bytes], metadata: dict[str, Any], arrays: dict[str, np.
 
 # ---- reading ---------------------------------------------------------------------------------
 def read_archive(
-    path: str | os.PathLike, fmt: str, version: int, expected: Expected
+    path: str | os.PathLike, fmt: str, versions: tuple[int, ...], expected: Expected
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and check a vecprop archive: (metadata, every array by entry name).
 
-    Order of checks: zip magic; entry names; metadata is a uint8 array of UTF-8 JSON (an object,
-    no duplicate keys, no NaN literals); format and version; ``expected(metadata)`` (the caller's
-    config checks, which give the required entries' shapes and dtypes); the ``arrays`` table lists
-    exactly the entries present, with required shapes and dtypes; each entry's .npy header
-    matches the table before its data is read; its size matches; its SHA-256 matches.
+    Order of checks: zip magic; entry names, count and sizes (every member stored uncompressed
+    and no larger than the file, so nothing can inflate); the metadata is a bounded uint8 array
+    whose SHA-256 matches the ``metadata_sha256`` entry (version >= 2), of UTF-8 JSON nested at
+    most ``MAX_DEPTH`` deep (an object, no duplicate keys, no NaN literals); format and a version
+    in ``versions``; ``expected(metadata)`` (the caller's checks, which give the required entries'
+    shapes and dtypes); the ``arrays`` table lists exactly the entries present, with required
+    shapes and dtypes; each entry's .npy header matches the table before its data is read; its
+    size matches; its SHA-256 matches.
     """
     path = Path(path)
     with open(path, "rb") as fh:
@@ -151,18 +166,29 @@ def read_archive(
         if head != _ZIP_MAGIC:
             raise ModelFileError(path, f"not a vecprop file: not a .npz (zip) archive (it starts with {head!r})")
         fh.seek(0)
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
         try:
             with np.load(fh, allow_pickle=False) as npz:
-                return _read(path, npz, fmt, version, expected)
+                return _read(path, npz, size, fmt, versions, expected)
         except ModelFileError:
             raise
         except Exception as e:  # anything a damaged archive provokes (zipfile, numpy, json) -> one error type
             raise ModelFileError(path, f"damaged archive ({type(e).__name__}: {e})") from e
 
 
-def _read(path: Path, npz: Any, fmt: str, version: int, expected: Expected):
+def _read(path: Path, npz: Any, size: int, fmt: str, versions: tuple[int, ...], expected: Expected):
     zf: zipfile.ZipFile = npz.zip
     names = zf.namelist()
+    if len(names) > MAX_ENTRIES:
+        raise ModelFileError(path, f"the archive has {len(names):,} entries; vecprop files hold at most {MAX_ENTRIES:,}")
+    for info in zf.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(path, f"entry {info.filename!r} is compressed (method {info.compress_type}); vecprop "
+                                       "files store every entry uncompressed, so no entry can inflate beyond the file")
+        if info.file_size > size or info.compress_size != info.file_size:
+            raise ModelFileError(path, f"entry {info.filename!r} claims {info.file_size:,} bytes in a file of "
+                                       f"{size:,} bytes")
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise ModelFileError(path, f"the archive holds entry {dup!r} more than once")
@@ -172,10 +198,13 @@ def _read(path: Path, npz: Any, fmt: str, version: int, expected: Expected):
     members = {n[: -len(".npy")]: zf.getinfo(n) for n in names}
     if METADATA not in members:
         raise ModelFileError(path, f"no {METADATA!r} entry: not a vecprop file (is it a plain np.savez archive?)")
-    meta = _read_metadata(path, npz, zf, members[METADATA])
-    _check_format(path, meta, fmt, version)
+    meta = _read_metadata(path, npz, zf, members)
+    _check_format(path, meta, fmt, versions)
+    if meta["version"] >= 2 and DIGEST not in members:
+        raise ModelFileError(path, f"no {DIGEST!r} entry: a version {meta['version']} file carries the digest "
+                                   "of its metadata")
     required = expected(meta)
-    table = _check_table(path, meta.get("arrays"), members, required)
+    table = _check_table(path, meta.get("arrays"), {k: v for k, v in members.items() if k != DIGEST}, required)
     arrays = {name: _read_entry(path, npz, zf, members[name], name, *desc) for name, desc in table.items()}
     return meta, arrays
 
@@ -200,7 +229,8 @@ def _entry_fault(name: str, e: Exception) -> str:
     return f"entry {name!r} has a malformed .npy header ({type(e).__name__}: {e})"
 
 
-def _read_metadata(path: Path, npz: Any, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, Any]:
+def _read_metadata(path: Path, npz: Any, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict[str, Any]:
+    info = members[METADATA]
     try:
         shape, dtype, header_len = _header(zf, info)
     except Exception as e:
@@ -211,14 +241,38 @@ def _read_metadata(path: Path, npz: Any, zf: zipfile.ZipFile, info: zipfile.ZipI
     if shape[0] > MAX_METADATA_BYTES or info.file_size != header_len + shape[0]:
         raise ModelFileError(path, f"the {METADATA!r} entry has a bad size ({info.file_size} bytes, "
                                    f"header says {shape[0]} bytes of JSON)")
+    blob = npz[METADATA].tobytes()
+    if DIGEST in members:
+        _check_digest(path, npz, zf, members[DIGEST], blob)
+    depth = json_depth(blob)
+    if depth > MAX_DEPTH:
+        raise ModelFileError(path, f"the metadata nests {depth} levels deep; vecprop files nest at most {MAX_DEPTH}")
     try:
-        text = npz[METADATA].tobytes().decode("utf-8")
-        meta = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        meta = json.loads(blob.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except Exception as e:
         raise ModelFileError(path, f"the metadata is not valid UTF-8 JSON ({type(e).__name__}: {e})") from e
     if not isinstance(meta, dict):
         raise ModelFileError(path, f"the metadata must be a JSON object; found {type(meta).__name__}")
     return meta
+
+
+def _check_digest(path: Path, npz: Any, zf: zipfile.ZipFile, info: zipfile.ZipInfo, blob: bytes) -> None:
+    try:
+        shape, dtype, header_len = _header(zf, info)
+    except Exception as e:
+        raise ModelFileError(path, _entry_fault(DIGEST, e)) from e
+    if dtype != np.uint8 or shape != (64,) or info.file_size != header_len + 64:
+        raise ModelFileError(path, f"the {DIGEST!r} entry must hold 64 uint8 hex digits; found {dtype} {shape}")
+    if npz[DIGEST].tobytes() != hashlib.sha256(blob).hexdigest().encode("ascii"):
+        raise ModelFileError(path, "the metadata does not match its SHA-256 digest: the file is corrupted or its "
+                                   "metadata was edited")
+
+
+def json_depth(blob: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, counted without parsing it."""
+    bare = np.frombuffer(_JSON_STRING.sub(b'""', blob), dtype=np.uint8)  # brackets inside strings don't count
+    step = np.isin(bare, _OPEN).astype(np.int64) - np.isin(bare, _CLOSE)
+    return int(np.cumsum(step).max(initial=0))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -233,7 +287,7 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON (non-finite floats are stored as {{'__float__': ...}})")
 
 
-def _check_format(path: Path, meta: dict[str, Any], fmt: str, version: int) -> None:
+def _check_format(path: Path, meta: dict[str, Any], fmt: str, versions: tuple[int, ...]) -> None:
     found = meta.get("format")
     if found not in LOADERS:
         raise ModelFileError(path, f"not a vecprop file: metadata format is {found!r}, expected {fmt!r}")
@@ -242,11 +296,12 @@ def _check_format(path: Path, meta: dict[str, Any], fmt: str, version: int) -> N
     v = meta.get("version")
     if type(v) is not int:
         raise ModelFileError(path, f"the {fmt} format version must be an integer; found {v!r}")
-    if v > version:
+    known = " and ".join(map(str, versions))
+    if v > max(versions):
         raise ModelFileError(path, f"written in {fmt} format version {v}, but this vecprop reads only "
-                                   f"version {version}: upgrade vecprop to read it")
-    if v != version:
-        raise ModelFileError(path, f"unknown {fmt} format version {v}; this vecprop reads version {version}")
+                                   f"version {known}: upgrade vecprop to read it")
+    if v not in versions:
+        raise ModelFileError(path, f"unknown {fmt} format version {v}; this vecprop reads version {known}")
 
 
 def _check_table(path: Path, table: Any, members: dict[str, zipfile.ZipInfo], required: dict):

@@ -408,39 +408,55 @@ class BaseMLP(BaseEstimator):
 
     # ---- model files -----------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the fitted estimator to a vecprop model file (no pickle): weights, parameters, classes.
+        """Write the fitted estimator as a vecprop model file (no pickle): a ``vecprop.Model`` that
+        ``vecprop predict`` and ``vecprop.load_model`` read too, plus the estimator's parameters.
 
-        The optimizer's state is not stored: ``partial_fit`` after ``load`` starts a new optimizer.
+        The input preprocessing stored is "none": the estimator feeds rows to its network as given,
+        so a scaler in front of it (a Pipeline) must be saved by the caller. The optimizer's state
+        is not stored: ``partial_fit`` after ``load`` starts a new optimizer.
         """
+        from .model import Model
+
         check_is_fitted(self)
         params = {k: _jsonable(k, v) for k, v in self.get_params(deep=False).items() if k != "random_state"}
         rs = self.random_state
         params["random_state"] = rs if rs is None or isinstance(rs, Integral) else None
         fitted = {k: _jsonable(k, getattr(self, k)) for k in self._SAVED_ATTRIBUTES if hasattr(self, k)}
-        arrays = {}
-        if hasattr(self, "feature_names_in_"):
-            arrays["feature_names_in"] = np.asarray(self.feature_names_in_, dtype=str)
-        fitted.update(self._extra_state(arrays))
+        fitted.update(self._extra_state())
+        names = getattr(self, "feature_names_in_", None)
+        model = Model(self.net_, task=self._task(), classes=self._model_classes(), scaler="none",
+                      feature_names=None if names is None else [str(n) for n in names],
+                      provenance={"estimator": type(self).__name__})
         extra = {"kind": MODEL_KIND, "estimator": type(self).__name__, "params": params, "fitted": fitted}
-        return io.save(self.net_, path, extra=extra, arrays=arrays)
+        return model.save(path, extra=extra)
 
     _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "n_layers_", "n_iter_", "t_", "loss_", "loss_curve_",
                          "best_loss_", "validation_scores_", "validation_loss_curve_", "best_validation_score_")
 
-    def _extra_state(self, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    def _task(self) -> str:
+        return "regression"
+
+    def _model_classes(self) -> list[Any] | None:
+        return None
+
+    def _extra_state(self) -> dict[str, Any]:
         return {}
 
-    def _restore_extra_state(self, fitted: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    def _restore_extra_state(self, fitted: dict[str, Any], model: Any) -> None:
         pass
 
     @classmethod
     def load(cls, path: str | Path) -> BaseMLP:
-        """Read an estimator written by ``save``; loading never runs code from the file."""
-        net, extra, arrays = io.load_with_extras(path)
+        """Read an estimator written by ``save`` (vecprop 0.1's files too); loading never runs code from the file."""
+        from .model import from_file
+
+        f = io.read_model(path)
+        extra = f.extra
         if extra.get("kind") != MODEL_KIND or extra.get("estimator") != cls.__name__:
             found = extra.get("estimator", "a plain vecprop network")
             raise ValueError(f"{path} holds {found}, not a {cls.__name__}; use "
-                             f"{found if extra.get('kind') == MODEL_KIND else 'vecprop.load'} to read it")
+                             f"{found if extra.get('kind') == MODEL_KIND else 'vecprop.load_model'} to read it")
+        model = from_file(f, path)
         params = _from_json(dict(extra["params"]))
         if isinstance(params.get("hidden_layer_sizes"), list):
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
@@ -449,9 +465,9 @@ class BaseMLP(BaseEstimator):
         for key in cls._SAVED_ATTRIBUTES:
             if key in fitted:
                 setattr(est, key, fitted.pop(key))
-        if "feature_names_in" in arrays:
-            est.feature_names_in_ = np.asarray(arrays["feature_names_in"], dtype=object)
-        est._restore_extra_state(fitted, arrays)
-        est.net_ = net
+        if model.feature_names is not None:
+            est.feature_names_in_ = np.asarray(model.feature_names, dtype=object)
+        est._restore_extra_state(fitted, model)
+        est.net_ = model.network
         est._optimizer, est._no_improvement_count = None, 0
         return est

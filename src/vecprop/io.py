@@ -13,22 +13,26 @@ from ._archive import (
     ModelFileError, TreeWriter, atomic_write, check_array_dtype, decode_tree, read_archive, write_archive,
 )
 from ._checks import check_sizes
+from ._schema import SchemaError, load_schema, validate
 from .activations import ACTIVATIONS, get_activation
 from .initializers import INITIALIZERS
 from .losses import LOSSES, get_loss
 from .network import Network
 
 __all__ = [
-    "CHECKPOINT_FORMAT", "FORMAT_VERSION", "MODEL_FORMAT", "Checkpoint", "ModelFileError", "atomic_write",
-    "load", "load_checkpoint", "load_with_extras", "save", "save_checkpoint",
+    "CHECKPOINT_FORMAT", "FORMAT_VERSION", "MODEL_FORMAT", "Checkpoint", "ModelFile", "ModelFileError",
+    "atomic_write", "load", "load_checkpoint", "load_with_extras", "read_model", "save", "save_checkpoint",
+    "write_model",
 ]
 
 MODEL_FORMAT = "vecprop-model"
 CHECKPOINT_FORMAT = "vecprop-checkpoint"
-FORMAT_VERSION = 1  # both formats; bumped whenever a reader of the old version would misread a new file
+FORMAT_VERSION = 2  # both formats; bumped whenever a reader of the old version would misread a new file
+READS = (1, 2)  # versions this vecprop reads: 1 (vecprop 0.1) has no 'model' key and no metadata digest
 
 _NETWORK_KEYS = {"sizes", "activations", "loss", "dtype", "init", "dropout"}
-_MODEL_KEYS = {"format", "version", "written_by", "network", "extra", "arrays"}
+_MODEL_KEYS = {1: {"format", "version", "written_by", "network", "extra", "arrays"},
+               2: {"format", "version", "written_by", "network", "model", "extra", "arrays"}}
 _CHECKPOINT_KEYS = {"format", "version", "written_by", "network", "epoch", "optimizer_state",
                     "schedule_state", "rng_state", "extra", "arrays"}
 _STATE_TREES = (("optimizer_state", "optimizer"), ("schedule_state", "schedule"), ("rng_state", "rng"),
@@ -45,7 +49,11 @@ def save(
     extra: dict[str, Any] | None = None,
     arrays: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write ``net`` to a model file (format ``vecprop-model`` 1, see docs/file-format.md), atomically.
+    """Write ``net`` alone to a model file (format ``vecprop-model`` 2, see docs/file-format.md), atomically.
+
+    A bare network: no task, classes or input preprocessing are stored (``vecprop.load_model``
+    warns about that). To keep everything that turns raw rows into answers, save a
+    ``vecprop.Model`` instead.
 
     Parameters
     ----------
@@ -70,6 +78,12 @@ def save(
     >>> load(p).params[0][0].shape  # Theta1: (n_1, n_0)
     (8, 4)
     """
+    return write_model(path, net, None, extra=extra, arrays=arrays)
+
+
+def write_model(path: str | os.PathLike, net: Network, model: dict[str, Any] | None, *,
+                extra: dict[str, Any] | None = None, arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Write a model file: the network, the ``model`` metadata (``Model.metadata()``, or None) and extras."""
     config, entries = _network_entries(net)
     if extra is not None and not isinstance(extra, dict):
         raise TypeError(f"extra must be a dict of JSON-able metadata; got {type(extra).__name__}")
@@ -84,24 +98,45 @@ def save(
         check_array_dtype(a, f"arrays[{name!r}]")
         entries[f"extra/{name}"] = a
     metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION, "written_by": _written_by(),
-                "network": config, "extra": encoded_extra}
+                "network": config, "model": model, "extra": encoded_extra}
+    _check_own_schema(metadata)
     return atomic_write(path, lambda fh: write_archive(fh, metadata, entries))
 
 
 def load(path: str | os.PathLike) -> Network:
-    """Read a model file written by ``save``; every check of ``load_with_extras`` applies."""
-    return load_with_extras(path)[0]
+    """Read the network of a model file (any vecprop model file, versions 1 and 2); every check applies."""
+    return read_model(path).net
 
 
 def load_with_extras(path: str | os.PathLike) -> tuple[Network, dict[str, Any], dict[str, np.ndarray]]:
-    """Read a model file: (network, extra metadata, extra arrays by name); ``{}`` where none were saved.
+    """Read a model file: (network, extra metadata, extra arrays by name); ``{}`` where none were saved."""
+    f = read_model(path)
+    return f.net, f.extra, f.arrays
 
-    Everything is checked before the network is built: format and version, the network
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file as read: the network, the ``model`` metadata (None for a bare network or a
+    version 1 file), the user's extra metadata and arrays, and the format version."""
+
+    net: Network
+    model: dict[str, Any] | None
+    extra: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    version: int
+
+
+def read_model(path: str | os.PathLike) -> ModelFile:
+    """Read and check a model file (versions 1 and 2).
+
+    Everything is checked before the network is built: bounded sizes (no compressed entry, a
+    metadata size and nesting limit), the metadata's own digest (version 2), format and
+    version, the metadata against the JSON Schema ``model.schema.json`` (version 2), the network
     config (through get_activation/get_loss), every array's presence, shape, dtype and SHA-256
     digest, finite weights. Any fault raises ``ModelFileError`` naming the path and the fault;
     numpy is never asked to unpickle, so loading never runs code from the file.
     """
-    meta, arrays = read_archive(path, MODEL_FORMAT, FORMAT_VERSION, lambda m: _expect(path, m, _MODEL_KEYS))
+    meta, arrays = read_archive(path, MODEL_FORMAT, READS, lambda m: _expect_model(path, m))
     try:
         extra = decode_tree(meta["extra"], "extra", "extra", {}, set())
     except ValueError as e:
@@ -116,7 +151,24 @@ def load_with_extras(path: str | os.PathLike) -> tuple[Network, dict[str, Any], 
         if not (name.startswith("extra/") and _ARRAY_NAME.fullmatch(name[len("extra/"):])):
             raise ModelFileError(path, f"unexpected entry {name!r} in a {MODEL_FORMAT} file")
         user[name[len("extra/"):]] = a
-    return _build(path, meta["network"], arrays), extra, user
+    return ModelFile(_build(path, meta["network"], arrays), meta.get("model"), extra, user, meta["version"])
+
+
+def _expect_model(path: str | os.PathLike, meta: dict[str, Any]) -> dict:
+    if meta["version"] >= 2:
+        try:
+            validate(meta, load_schema())
+        except SchemaError as e:
+            raise ModelFileError(path, f"the metadata does not match the {MODEL_FORMAT} schema: {e}") from None
+    return _expect(path, meta, _MODEL_KEYS[meta["version"]])
+
+
+def _check_own_schema(metadata: dict[str, Any]) -> None:
+    """What we write must pass what we read: a failure here is a vecprop bug or a bad argument."""
+    try:
+        validate({**metadata, "arrays": {}}, load_schema())
+    except SchemaError as e:
+        raise ValueError(f"cannot save this model: its metadata does not match the {MODEL_FORMAT} schema: {e}") from None
 
 
 # ---- checkpoints ---------------------------------------------------------------------------------
@@ -152,7 +204,7 @@ def save_checkpoint(
     epoch: int,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a training checkpoint (format ``vecprop-checkpoint`` 1), atomically.
+    """Write a training checkpoint (format ``vecprop-checkpoint`` 2), atomically.
 
     Parameters
     ----------
@@ -195,8 +247,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     Also checked: each state array entry is referenced exactly once, the epoch is an int >= 0,
     and ``rng_state`` is accepted by a fresh bit generator of its kind.
     """
-    meta, arrays = read_archive(path, CHECKPOINT_FORMAT, FORMAT_VERSION,
-                                lambda m: _expect(path, m, _CHECKPOINT_KEYS))
+    meta, arrays = read_archive(path, CHECKPOINT_FORMAT, READS, lambda m: _expect(path, m, _CHECKPOINT_KEYS))
     epoch = meta["epoch"]
     if type(epoch) is not int or epoch < 0:
         raise ModelFileError(path, f"epoch must be an integer >= 0; found {epoch!r}")
@@ -261,7 +312,7 @@ def _expect(path: str | os.PathLike, meta: dict[str, Any], keys: set[str]) -> di
     if missing:
         raise ModelFileError(path, f"the metadata lacks {missing}")
     if unknown:
-        raise ModelFileError(path, f"unknown metadata keys {unknown} for format version {FORMAT_VERSION}")
+        raise ModelFileError(path, f"unknown metadata keys {unknown} for format version {meta['version']}")
     if not isinstance(meta["written_by"], str):
         raise ModelFileError(path, f"written_by must be a string; found {meta['written_by']!r}")
     return _weight_shapes(_network_kwargs(path, meta["network"]))

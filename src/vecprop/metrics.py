@@ -15,6 +15,16 @@ def task_of(loss: Loss, n_L: int) -> str:
     return "regression"
 
 
+def labels(A_L: np.ndarray, task: str) -> np.ndarray:
+    """A[L] (n_L, m) -> answers: the class index (m,) (argmax, or ``p > 0.5`` for one output), or
+    0/1 indicators (m, n_L) for multilabel. ``> 0.5`` is scikit-learn's rule: p = 0.5 is class 0."""
+    if task == "multilabel":
+        return (A_L > 0.5).T.astype(np.int64)
+    if A_L.shape[0] == 1:
+        return (A_L[0] > 0.5).astype(np.int64)
+    return A_L.argmax(axis=0)
+
+
 def n_correct(A_L: np.ndarray, Y: np.ndarray, task: str) -> int:
     """Examples whose every output is right (subset accuracy for multi-label, as scikit-learn)."""
     if task == "multiclass":

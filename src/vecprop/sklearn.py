@@ -261,14 +261,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             pred = np.searchsorted(self.classes_, pred)
         return float(accuracy_score(true, pred, sample_weight=w))
 
-    def _extra_state(self, arrays):
+    def _task(self) -> str:
+        return {"multilabel-indicator": "multilabel"}.get(self._y_type, self._y_type)
+
+    def _model_classes(self) -> list[Any]:
+        return [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
+
+    def _extra_state(self):
         classes = np.asarray(self.classes_)
-        arrays["classes"] = classes.astype(str) if classes.dtype == object else classes
         return {"y_type": self._y_type, "classes_dtype": "object" if classes.dtype == object else "native"}
 
-    def _restore_extra_state(self, fitted, arrays):
+    def _restore_extra_state(self, fitted, model):
         self._y_type = fitted["y_type"]
-        classes = arrays["classes"]
+        classes = np.asarray(model.classes)
         self.classes_ = classes.astype(object) if fitted["classes_dtype"] == "object" else classes
 
     def __sklearn_tags__(self):

@@ -9,8 +9,8 @@ import numpy as np
 
 from .. import datasets
 from .errors import UserError, user_errors
-from .prepare import canonical_data, check_features, inputs, load_dataset, load_model, remap_labels, targets
-from .report import part_metrics
+from .modelfile import notes, open_model
+from .prepare import canonical_data, load_dataset
 
 SPLITS = ("test", "val", "train", "all")
 
@@ -32,46 +32,38 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _same_data(name: str, extra: dict[str, Any]) -> bool:
-    trained = (extra.get("config") or {}).get("data", {}).get("name")
+def _same_data(name: str, provenance: dict[str, Any]) -> bool:
+    trained = ((provenance.get("config") or {}).get("data") or {}).get("name")
     return trained is not None and canonical_data(name) == trained
 
 
 def run(args: argparse.Namespace) -> int:
-    net, info, extra = load_model(args.model)
-    same = _same_data(args.data, extra)
-    split_cfg = info.split if same else {}
+    model = open_model(args.model)
+    same = _same_data(args.data, model.provenance)
+    split_cfg = dict(model.provenance.get("split") or {}) if same else {}
     target = args.target if args.target is not None else split_cfg.get("target")
     ds = load_dataset(args.data, target=target, seed=int(split_cfg.get("seed", 0)),
                       n_samples=split_cfg.get("n_samples"))
-    check_features(args.model, net, info, ds.n_features, f"--data {args.data}")
-    if (ds.task == "regression") != (info.task == "regression"):
-        raise UserError(f"{args.model} is a {info.task} model; --data {args.data} is {ds.task} data")
-    ds = remap_labels(ds, info, args.model)
+    if (ds.task == "regression") != (model.task == "regression"):
+        raise UserError(f"{args.model} is a {model.task} model; --data {args.data} is {ds.task} data")
     split = args.split or ("test" if same else "all")
     X_rows, y = _rows(ds, split, split_cfg)
     if X_rows.shape[0] == 0:
         raise UserError(f"the {split} split of {args.data} is empty; choose another --split")
-    X = inputs(X_rows, info.scaler, net.dtype.name)
-    with user_errors("--data"):
-        Y = targets(y, net.sizes[-1], info.task, info.target_scaler, net.dtype.name)
-    result: dict[str, Any] = {"model": args.model, "data": ds.name, "split": split, "m": int(X.shape[1]),
-                              "task": info.task}
-    result.update(part_metrics(net, X, Y, y, info, prefix=""))
-    if info.task != "regression":
-        labels = info.decode(_predict(net, X))["label"]
-        result["per_class"] = _per_class(y, labels, info.classes)
+    answers = y if ds.classes is None else np.asarray(ds.classes, dtype=object)[y]  # labels in the data's terms
+    source = f"--data {args.data}"
+    with user_errors(), notes():
+        result: dict[str, Any] = {"model": args.model, "data": ds.name, "split": split, "task": model.task}
+        result.update(model.evaluate(X_rows, answers, feature_names=ds.feature_names, source=source))
+        if model.task != "regression":
+            predicted = model.predict(X_rows, feature_names=ds.feature_names)
+            result["per_class"] = _per_class(model.encode_labels(answers, source),
+                                             model.encode_labels(predicted, source), model.classes)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         _print_table(result)
     return 0
-
-
-def _predict(net: Any, X: np.ndarray) -> np.ndarray:
-    from ..training import predict
-
-    return predict(net, X)
 
 
 def _rows(ds: datasets.Dataset, split: str, split_cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -87,10 +79,10 @@ def _rows(ds: datasets.Dataset, split: str, split_cfg: dict[str, Any]) -> tuple[
     return part.X, part.y
 
 
-def _per_class(y: np.ndarray, labels: np.ndarray, classes: tuple[str, ...] | None) -> list[dict[str, Any]]:
-    """Support, precision and recall of each class."""
+def _per_class(y: np.ndarray, labels: np.ndarray, classes: tuple[Any, ...] | None) -> list[dict[str, Any]]:
+    """Support, precision and recall of each class (class indices y and labels)."""
     out = []
-    for c, name in enumerate(classes or ()):
+    for c, name in enumerate(str(c) for c in classes or ()):
         true, pred = y == c, labels == c
         hit = int((true & pred).sum())
         out.append({"class": name, "support": int(true.sum()),
@@ -104,6 +96,8 @@ def _print_table(r: dict[str, Any]) -> None:
     keys = [k for k in ("cost", "accuracy", "r2", "mse") if k in r]
     for k in keys:
         print(f"  {k:<9}{r[k]:.4f}" if k in ("accuracy", "r2") else f"  {k:<9}{r[k]:.6g}")
+    for j, (r2, mse) in enumerate(zip(r.get("r2_per_output", []), r.get("mse_per_output", []))):
+        print(f"  output {j}: r2 {r2:.4f}, mse {mse:.6g}")
     if r.get("per_class"):
         fmt = lambda v: "    -" if v is None else f"{v:.3f}"  # noqa: E731
         width = max(8, *(len(row["class"]) for row in r["per_class"]))

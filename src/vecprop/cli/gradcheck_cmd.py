@@ -11,7 +11,9 @@ from ..gradcheck import GradcheckWarning, gradcheck
 from ..network import Network
 from . import config as C
 from .errors import UserError, user_errors
-from .prepare import check_features, inputs, load_dataset, load_model, remap_labels, targets
+from .modelfile import notes, open_model
+from .prepare import load_dataset
+from .report import answers
 
 
 def add_parser(sub: Any) -> None:
@@ -92,14 +94,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _from_model(args: argparse.Namespace, rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray, str]:
-    net, info, _ = load_model(args.model)
+    model = open_model(args.model)
+    net = model.network
     if args.data is None:
         X = rng.standard_normal((net.sizes[0], args.batch))
         return net, X, random_targets(net.loss.name, net.sizes[-1], args.batch, rng), "random inputs"
-    ds = remap_labels(load_dataset(args.data), info, args.model)
-    check_features(args.model, net, info, ds.n_features, f"--data {args.data}")
+    ds = load_dataset(args.data)
+    if (ds.task == "regression") != (model.task == "regression"):
+        raise UserError(f"{args.model} is a {model.task} model; --data {args.data} is {ds.task} data")
     rows = rng.choice(ds.m, size=min(args.batch, ds.m), replace=False)
-    X = inputs(ds.X[rows], info.scaler, "float64")
-    with user_errors("--data"):
-        Y = targets(ds.y[rows], net.sizes[-1], info.task, info.target_scaler, "float64")
-    return net, X, Y, f"{len(rows)} rows of {ds.name}"
+    with user_errors(), notes():
+        X = model.inputs(ds.X[rows], feature_names=ds.feature_names, source=f"--data {args.data}")
+        Y = model.targets(answers(ds, ds.y[rows]), source=f"--data {args.data}")
+    return net, X.astype(np.float64), Y.astype(np.float64), f"{len(rows)} rows of {ds.name}"

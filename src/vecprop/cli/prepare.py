@@ -124,100 +124,16 @@ def prepare(ds: Dataset, *, loss: str, val_fraction: float, test_fraction: float
     return Prepared(ds, cols(parts.train), cols(parts.val), cols(parts.test), scaler, target_scaler, n_L)
 
 
-def model_extra(ds: Dataset, prepared: Prepared, cfg_toml: dict[str, Any], split: dict[str, Any]) -> dict[str, Any]:
-    """What a model file keeps beside the weights so that ``predict`` on raw inputs just works."""
-    from .. import __version__
+def data_fingerprint(ds: Dataset, name: str) -> dict[str, Any]:
+    """What a model records of its training data: the name, and for a file its size and SHA-256."""
+    import hashlib
 
-    return {
-        "task": ds.task,
-        "classes": None if ds.classes is None else list(ds.classes),
-        "feature_names": None if ds.feature_names is None else list(ds.feature_names),
-        "data": ds.name,
-        "scaler": None if prepared.scaler is None else prepared.scaler.to_dict(),
-        "target_scaler": None if prepared.target_scaler is None else prepared.target_scaler.to_dict(),
-        "split": split,
-        "config": cfg_toml,
-        "vecprop_version": __version__,
-    }
-
-
-@dataclass
-class ModelInfo:
-    """A trained model file's extras, decoded: how to turn raw rows into X and A[L] back into answers."""
-
-    task: str
-    classes: tuple[str, ...] | None
-    feature_names: tuple[str, ...] | None
-    data: str | None
-    scaler: Scaler | None
-    target_scaler: Standardizer | None
-    split: dict[str, Any]
-
-    @classmethod
-    def from_extra(cls, extra: dict[str, Any], n_L: int) -> ModelInfo:
-        task = extra.get("task") or ("multiclass" if n_L > 1 else "regression")
-        sc, tsc = extra.get("scaler"), extra.get("target_scaler")
-        classes = extra.get("classes")
-        names = extra.get("feature_names")
-        return cls(task=task, classes=None if classes is None else tuple(classes),
-                   feature_names=None if names is None else tuple(names), data=extra.get("data"),
-                   scaler=None if sc is None else scaler_from_dict(sc),
-                   target_scaler=None if tsc is None else scaler_from_dict(tsc),
-                   split=dict(extra.get("split") or {}))
-
-    def decode(self, A_L: np.ndarray) -> dict[str, np.ndarray]:
-        """A[L] (n_L, m) -> per-example answers: ``label`` (m,) and ``proba`` (m, k) for classes,
-        ``value`` (m, n_L) in the target's original units for regression."""
-        if self.task == "regression":
-            rows = A_L.T.astype(np.float64)
-            if self.target_scaler is not None:
-                rows = self.target_scaler.inverse_transform(rows)
-            return {"value": rows}
-        if A_L.shape[0] == 1:
-            p = A_L[0]
-            return {"label": (p >= 0.5).astype(np.int64), "proba": np.column_stack([1 - p, p])}
-        return {"label": A_L.argmax(axis=0), "proba": A_L.T}
-
-
-def forward_rows(net: Any, X_rows: np.ndarray, scaler: Scaler | None) -> np.ndarray:
-    """A[L] (n_L, m) for raw input rows (m, n_0): scale, make columns, run inference."""
-    from ..training import predict
-
-    return predict(net, inputs(X_rows, scaler, net.dtype.name))
-
-
-def load_model(path: str) -> tuple[Any, ModelInfo, dict[str, Any]]:
-    """(network, decoded extras, raw extras) of a model file; a missing or bad file is a UserError."""
-    from ..io import load_with_extras
-
-    if not Path(path).exists():
-        raise UserError(f"MODEL: no such file: {path} (a run folder holds model.npz)")
-    if Path(path).is_dir():
-        hint = " (did you mean its model.npz?)" if (Path(path) / "model.npz").exists() else ""
-        raise UserError(f"MODEL: {path} is a folder{hint}")
-    with user_errors("MODEL"):
-        net, extra, _ = load_with_extras(path)
-    return net, ModelInfo.from_extra(extra, net.sizes[-1]), extra
-
-
-def check_features(model_path: str, net: Any, info: ModelInfo, n_features: int, source: str) -> None:
-    """The data must have the n_0 features the model was trained on."""
-    if n_features != net.sizes[0]:
-        trained = f" (trained on {info.data})" if info.data else ""
-        raise UserError(f"{model_path} expects n_0 = {net.sizes[0]} input features{trained}; {source} has "
-                        f"{n_features}. Give data with the same columns as the training data")
-
-
-def remap_labels(ds: Dataset, info: ModelInfo, model_path: str) -> Dataset:
-    """``ds`` with labels recoded as the model's classes, matched by name (a file may hold fewer)."""
-    if info.classes is None or ds.classes is None:
-        return ds
-    index = {name: i for i, name in enumerate(info.classes)}
-    unknown = [c for c in ds.classes if c not in index]
-    if unknown:
-        raise UserError(f"{ds.name} has labels {unknown[:5]} that {model_path} never saw; its classes are "
-                        f"{', '.join(info.classes)}")
-    codes = np.array([index[c] for c in ds.classes], dtype=np.int64)
-    task = "binary" if len(info.classes) == 2 else "multiclass"
-    return ds.replace(y=codes[ds.y], y_test=None if ds.y_test is None else codes[ds.y_test],
-                      classes=info.classes, task=task)
+    out: dict[str, Any] = {"name": ds.name, "source": ds.source}
+    path = Path(name)
+    if name not in {row[0] for row in datasets.available()} and path.is_file():
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        out.update({"file": str(path), "bytes": path.stat().st_size, "sha256": h.hexdigest()})
+    return out

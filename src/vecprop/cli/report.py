@@ -7,36 +7,47 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, io as vio
+from .. import __version__
 from ..datasets import Dataset
-from ..metrics import mse, r2
+from ..metrics import r2
+from ..model import Model
 from ..network import Network
-from ..training import predict, validation_logs
+from ..training import predict
 from . import config as C
 from .outputs import history_csv, write_bytes, write_json, write_text
-from .prepare import ModelInfo, Prepared, forward_rows
+from .prepare import Prepared
 
 
-def part_metrics(net: Network, X: np.ndarray, Y: np.ndarray, y: np.ndarray, info: ModelInfo,
-                 prefix: str) -> dict[str, float]:
-    """Cost and metrics of one part in inference mode; regression metrics in the target's own units."""
-    logs = validation_logs(net, X, Y, prefix=prefix)
-    if info.task == "regression":
-        pred = info.decode(predict(net, X))["value"]
-        truth = y.reshape(len(y), -1).astype(np.float64)
-        logs[f"{prefix}r2"] = r2(pred.T, truth.T)
-        logs[f"{prefix}mse"] = mse(pred.T, truth.T)
-    return {k: float(v) for k, v in logs.items()}
+def build_model(net: Network, prep: Prepared, ds: Dataset, provenance: dict[str, Any]) -> Model:
+    """The run's Model: the network with the scaler fitted on the training rows, classes, names."""
+    return Model(net, task=ds.task, classes=model_classes(ds.classes), feature_names=ds.feature_names,
+                 scaler=prep.scaler if prep.scaler is not None else "none", target_scaler=prep.target_scaler,
+                 provenance=provenance)
 
 
-def final_metrics(net: Network, prep: Prepared, ds: Dataset) -> dict[str, Any]:
-    """train_*, val_* and test_* metrics (cost, accuracy or r2 and mse) of the final weights."""
-    info = ModelInfo(ds.task, ds.classes, ds.feature_names, ds.name, prep.scaler, prep.target_scaler, {})
+def model_classes(classes: tuple[str, ...] | None) -> list[Any] | None:
+    """Class labels in the user's own values: integers stay integers ("7" read from a file is 7)."""
+    if classes is None:
+        return None
+    if all(c.lstrip("-").isdigit() and str(int(c)) == c for c in classes):
+        return [int(c) for c in classes]
+    return list(classes)
+
+
+def answers(ds: Dataset, y: np.ndarray) -> np.ndarray:
+    """Targets in the user's terms: label values for classes (codes -> names), values for regression."""
+    return y if ds.classes is None else np.asarray(model_classes(ds.classes), dtype=object)[y]
+
+
+def final_metrics(model: Model, prep: Prepared, ds: Dataset) -> dict[str, Any]:
+    """train_*, val_* and test_* metrics (cost, accuracy or r2 and mse) of the final weights, computed
+    from the raw rows through the Model exactly as ``vecprop evaluate`` computes them."""
     out: dict[str, Any] = {}
     for name in ("test", "val", "train"):
         part = getattr(prep, name)
         if part is not None:
-            out.update(part_metrics(net, part.X, part.Y, part.y, info, f"{name}_"))
+            logs = model.evaluate(part.X_rows, answers(ds, part.y), feature_names=ds.feature_names)
+            out.update({f"{name}_{k}": v for k, v in logs.items() if k != "m"})
     return out
 
 
@@ -47,21 +58,22 @@ Change anything with a flag of the same name, e.g. --seed 1 or --hidden 256,128.
 """
 
 
-def write_run_folder(out: Path, cfg: C.TrainConfig, net: Network, extra: dict[str, Any],
-                     records: list[dict[str, float]], metrics: dict[str, Any], prep: Prepared, ds: Dataset,
-                     best_epoch: int | None, *, plots: bool) -> list[Path]:
+def write_run_folder(out: Path, cfg: C.TrainConfig, model: Model, records: list[dict[str, float]],
+                     metrics: dict[str, Any], prep: Prepared, ds: Dataset, best_epoch: int | None, *,
+                     plots: bool) -> list[Path]:
     """Write every file of the run folder atomically; return the paths written."""
-    files = [vio.save(net, out / "model.npz", extra=extra)]
+    net = model.network
+    files = [model.save(out / "model.npz")]
     files.append(write_text(out / "config.toml",
                             C.dumps(cfg, CONFIG_HEADER.format(version=__version__, path=out / "config.toml"))))
     files.append(write_text(out / "history.csv", history_csv(records)))
-    pngs = draw_plots(out, net, records, prep, ds, best_epoch) if plots and records else []
+    pngs = draw_plots(out, model, records, prep, ds, best_epoch) if plots and records else []
     metrics = {**metrics, "files": [f.name for f in files + pngs] + ["metrics.json"]}
     files.append(write_json(out / "metrics.json", metrics))
     return files + pngs
 
 
-def draw_plots(out: Path, net: Network, records: list[dict[str, float]], prep: Prepared, ds: Dataset,
+def draw_plots(out: Path, model: Model, records: list[dict[str, float]], prep: Prepared, ds: Dataset,
                best_epoch: int | None) -> list[Path]:
     """Learning curves always; then confusion matrix, decision regions (2-D) or regression plots."""
     try:
@@ -70,25 +82,23 @@ def draw_plots(out: Path, net: Network, records: list[dict[str, float]], prep: P
     except ImportError:
         print("vecprop: plots skipped: matplotlib is not installed (pip install 'vecprop[cli]')", file=sys.stderr)
         return []
+    net = model.network
     title = f"{ds.name}: {' -> '.join(map(str, net.sizes))}"
     written = [write_bytes(out / "learning_curves.png", plots.learning_curves(records, title=title,
                                                                               best_epoch=best_epoch))]
     shown = prep.test or prep.val or prep.train
     which = "test" if prep.test is not None else ("validation" if prep.val is not None else "training")
     if ds.task != "regression":
-        info = ModelInfo(ds.task, ds.classes, ds.feature_names, ds.name, prep.scaler, None, {})
-        y_pred = info.decode(predict(net, shown.X))["label"]
+        y_pred = model.encode_labels(model.decode(predict(net, shown.X)))
         written.append(write_bytes(out / "confusion_matrix.png", plots.confusion_matrix(
             shown.y, y_pred, ds.classes, title=f"{title} ({which} set)")))
         if ds.n_features == 2:
-            proba = lambda rows: info.decode(forward_rows(net, rows, prep.scaler))["proba"]  # noqa: E731
             test = prep.test
             written.append(write_bytes(out / "decision_regions.png", plots.decision_regions(
-                proba, prep.train.X_rows, prep.train.y, None if test is None else test.X_rows,
+                lambda rows: _scores(model, rows), prep.train.X_rows, prep.train.y, None if test is None else test.X_rows,
                 None if test is None else test.y, ds.classes, feature_names=ds.feature_names, title=title)))
     else:
-        info = ModelInfo(ds.task, None, ds.feature_names, ds.name, prep.scaler, prep.target_scaler, {})
-        value = lambda rows: info.decode(forward_rows(net, rows, prep.scaler))["value"]  # noqa: E731
+        value = lambda rows: model.predict(rows).reshape(len(rows), -1)  # noqa: E731
         y_true = shown.y.reshape(len(shown.y), -1)
         y_hat = value(shown.X_rows)
         written.append(write_bytes(out / "predicted_vs_true.png", plots.predicted_vs_true(
@@ -99,3 +109,12 @@ def draw_plots(out: Path, net: Network, records: list[dict[str, float]], prep: P
             written.append(write_bytes(out / "regression_fit.png", plots.regression_curve(
                 value, ds.X, ds.y, title=f"{title}: the learned function", feature_name=name)))
     return written
+
+
+def _scores(model: Model, rows: np.ndarray) -> np.ndarray:
+    """Class probabilities (m, k), or the raw outputs of a classifier whose outputs are scores."""
+    A_L = model.outputs(rows)
+    if model.network.activations[-1].name in ("softmax", "sigmoid"):
+        return model.proba(A_L)
+    S = A_L.T.astype(np.float64)
+    return np.hstack([1 - S, S]) if S.shape[1] == 1 else S

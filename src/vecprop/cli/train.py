@@ -17,9 +17,9 @@ from ..schedules import get_schedule
 from ..training import ENGINES, TrainingDiverged, fit
 from . import config as C
 from .errors import UserError, user_errors
-from .prepare import Prepared, canonical_data, load_dataset, model_extra, prepare
+from .prepare import Prepared, canonical_data, data_fingerprint, load_dataset, prepare
 from .progress import JSONLinesLogger, ProgressBar, progress_enabled
-from .report import final_metrics, write_run_folder
+from .report import build_model, final_metrics, write_run_folder
 
 EXAMPLES = """\
 examples:
@@ -207,15 +207,19 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
 
     records = [{**r, "epoch": int(r["epoch"]) + 1} for r in history.records]
     best = stopper.best_epoch + 1 if stopper is not None and stopper.best_epoch >= 0 else None
-    metrics = final_metrics(net, prep, ds)
+    split = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
+             "n_samples": cfg.n_samples, "target": cfg.target}
+    ranks = 1 if comm is None else comm.Get_size()
+    provenance = {"data": data_fingerprint(ds, cfg.data), "split": split,
+                  "config": cfg.replace(out=None).to_toml_dict(), "n_ranks": ranks}
+    model = build_model(net, prep, ds, provenance)
+    metrics = final_metrics(model, prep, ds)
     metrics.update({"data": ds.name, "task": ds.task, "n_train": prep.train.m, "n_val": n_val,
                     "n_test": n_test, "n_params": int(net.flat.size), "epochs_run": len(records),
                     "best_epoch": best, "stopped_early": bool(stopper is not None and len(records) < cfg.epochs),
-                    "wall_seconds": round(wall, 3)})
-    split = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
-             "n_samples": cfg.n_samples, "target": cfg.target}
-    extra = model_extra(ds, prep, cfg.replace(out=None).to_toml_dict(), split)
-    files = write_run_folder(out, cfg, net, extra, records, metrics, prep, ds, best, plots=cfg.plots)
+                    "n_ranks": ranks, "wall_seconds": round(wall, 3)})
+    model.provenance["metrics"] = {k: v for k, v in metrics.items() if k.startswith(("train_", "val_", "test_"))}
+    files = write_run_folder(out, cfg, model, records, metrics, prep, ds, best, plots=cfg.plots)
 
     _summary(metrics, ds.task, out, files, say)
     return 0

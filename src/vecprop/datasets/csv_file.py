@@ -28,8 +28,8 @@ def _looks_like_header(first: list[str], second: list[str] | None) -> bool:
     return any(a and not _is_number(a) and _is_number(b) for a, b in zip(first, second))
 
 
-def _read_rows(path: Path, header: bool | None, delimiter: str | None) -> tuple[list[str], Rows]:
-    """Column names and data rows; blank lines are skipped, ragged rows rejected."""
+def _read_cells(path: Path, delimiter: str | None) -> Rows:
+    """Every non-blank row as stripped text cells with its line number; ragged rows rejected."""
     delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
     rows: Rows = []
     with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -43,8 +43,14 @@ def _read_rows(path: Path, header: bool | None, delimiter: str | None) -> tuple[
     for line, cells in rows:
         if len(cells) != width:
             raise ValueError(f"{path}, line {line}: {len(cells)} fields; the first row has {width}")
+    return rows
+
+
+def _split_header(path: Path, rows: Rows, header: bool | None) -> tuple[list[str], Rows, bool]:
+    """(column names, data rows, whether the first row was a header)."""
     if header is None:
         header = _looks_like_header(rows[0][1], rows[1][1] if len(rows) > 1 else None)
+    width = len(rows[0][1])
     if header:
         names = [c or f"col{j}" for j, c in enumerate(rows[0][1])]
         rows = rows[1:]
@@ -52,6 +58,12 @@ def _read_rows(path: Path, header: bool | None, delimiter: str | None) -> tuple[
         names = [f"col{j}" for j in range(width)]
     if not rows:
         raise ValueError(f"{path}: a header ({', '.join(names)}) and no data rows")
+    return names, rows, header
+
+
+def _read_rows(path: Path, header: bool | None, delimiter: str | None) -> tuple[list[str], Rows]:
+    """Column names and data rows; blank lines are skipped, ragged rows rejected."""
+    names, rows, _ = _split_header(path, _read_cells(path, delimiter), header)
     return names, rows
 
 
@@ -134,7 +146,7 @@ def load_csv(path: str | Path, *, target: str | int | None = None, task: str | N
         ``X`` (m, n_0) float64 with the non-target columns in file order.
     """
     path = Path(path)
-    names, rows = _read_rows(path, header, delimiter)
+    names, rows, has_header = _split_header(path, _read_cells(path, delimiter), header)
     if len(names) < 2:
         raise ValueError(f"{path}: one column ({names[0]}); need features and a target")
     j = _column_index(path, target, names)
@@ -142,9 +154,49 @@ def load_csv(path: str | Path, *, target: str | int | None = None, task: str | N
     X = _parse_features(path, names, rows, features)
     y, task, classes = encode_target(_target_values(path, names[j], rows, j), task,
                                      where=f"{path}: target column {names[j]!r}")
-    return Dataset(X=X, y=y, task=task, classes=classes,
-                   feature_names=tuple(names[k] for k in features), name=path.name,
+    return Dataset(X=X, y=y, task=task, classes=classes,  # no header: columns match by position, not by name
+                   feature_names=tuple(names[k] for k in features) if has_header else None, name=path.name,
                    source=f"CSV file {path}, target column {names[j]!r}")
+
+
+def read_csv_rows(path: str | Path, *, header_names: tuple[str, ...] | None = None,
+                  delimiter: str | None = None) -> tuple[list[str] | None, Rows]:
+    """(column names or None, data rows as text cells) of a CSV whose columns are features.
+
+    The first row is a header when it holds every one of ``header_names`` (a model's feature
+    names), else by the usual rule (see :func:`load_csv`).
+    """
+    path = Path(path)
+    rows = _read_cells(path, delimiter)
+    header = set(header_names) <= set(rows[0][1]) if header_names else None
+    names, rows, header = _split_header(path, rows, header or None)
+    return (names if header else None), rows
+
+
+def parse_cells(path: Path, labels: list[str], lines: list[int], cells: np.ndarray, *,
+                numeric: list[bool], missing_ok: list[bool]) -> np.ndarray:
+    """Text cells (m, n) -> numbers where ``numeric`` (an empty cell is NaN where ``missing_ok``);
+    other columns stay text. A bad cell raises, naming its column and line."""
+    out = np.empty(cells.shape, dtype=np.float64 if all(numeric) else object)
+    for j in range(cells.shape[1]):
+        if not numeric[j]:
+            out[:, j] = cells[:, j]
+            continue
+        for i, cell in enumerate(cells[:, j]):
+            if cell == "" and missing_ok[j]:
+                out[i, j] = np.nan
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                value = None
+            if value is None or not np.isfinite(value):
+                what = ("missing value" if cell == "" else f"non-numeric value {cell!r}" if value is None
+                        else f"NaN/infinite value {cell!r}")
+                raise ValueError(f"{path}: column {labels[j]!r} (index {j}), line {lines[i]}: {what}; "
+                                 "features must be finite numbers")
+            out[i, j] = value
+    return out
 
 
 def read_csv_features(path: str | Path, *, header: bool | None = None,

@@ -124,3 +124,9 @@ def read_array_features(path: str | Path) -> np.ndarray:
             raise ValueError(f"{path}: no array 'X'; found keys: {sorted(arrays) or 'none'}")
         return _features(path, "X", arrays["X"])
     return _features(path, "array", np.asarray(_open_npy(path)))
+
+
+def read_npz_names(path: str | Path) -> tuple[str, ...] | None:
+    """The ``feature_names`` array of a ``.npz`` of inputs, or None when it has none."""
+    names = _open_npz(Path(path)).get("feature_names")
+    return None if names is None else tuple(str(n) for n in np.asarray(names).reshape(-1))
