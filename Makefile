@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
-	$(BIN)/python -m pip install -q -e ".[cli,sklearn,lbfgs,mpi,dev]"
+	$(BIN)/python -m pip install -q -e ".[cli,sklearn,lbfgs,mpi,onnx,dev]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

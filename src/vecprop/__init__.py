@@ -11,7 +11,7 @@ from .model import Model, ModelWarning, load_model
 from .network import Cache, Network
 from .training import TrainingDiverged, fit, predict
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ACTIVATIONS", "Activation", "Cache", "Callback", "Checkpoint", "EarlyStopping", "GradcheckReport",

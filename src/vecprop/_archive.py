@@ -161,6 +161,9 @@ def read_archive(
     size matches; its SHA-256 matches.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO (which would block), a device
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise ModelFileError(path, f"{kind}; give the path of a vecprop .npz file")
     with open(path, "rb") as fh:
         head = fh.read(len(_ZIP_MAGIC))
         if head != _ZIP_MAGIC:

@@ -60,7 +60,8 @@ def validate(instance: Any, schema: dict[str, Any], root: dict[str, Any] | None 
             except SchemaError as e:
                 errors.append(e)
         else:
-            raise min(errors, key=lambda e: -len(e.where))  # the error that got deepest
+            # the error that got deepest; at equal depth, one from a branch of the right type
+            raise min(errors, key=lambda e: (-len(e.where), e.problem.startswith("expected ")))
     if isinstance(instance, dict):
         _object(instance, schema, root, where)
     elif isinstance(instance, list):

@@ -24,13 +24,13 @@ run `vecprop COMMAND --help` for a command's options; docs/cli.md has the detail
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import datasets_cmd, evaluate, explain, fetch_cmd, gradcheck_cmd, predict, train
+    from . import datasets_cmd, evaluate, explain, export_cmd, fetch_cmd, gradcheck_cmd, predict, train
 
     parser = argparse.ArgumentParser(prog="vecprop", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"vecprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (train, evaluate, predict, gradcheck_cmd, explain, datasets_cmd, fetch_cmd):
+    for module in (train, evaluate, predict, export_cmd, gradcheck_cmd, explain, datasets_cmd, fetch_cmd):
         module.add_parser(sub)
     return parser
 
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print("vecprop: error: choose a command (train, evaluate, predict, gradcheck, explain, datasets, "
+        print("vecprop: error: choose a command (train, evaluate, predict, export, gradcheck, explain, datasets, "
               "fetch); see vecprop --help", file=sys.stderr)
         return EXIT_USER
     try:
