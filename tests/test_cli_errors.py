@@ -39,8 +39,8 @@ def workdir(tmp_path, monkeypatch):
 ERRORS = [
     (["train", "--data", "missing.csv"], "no such file or folder: missing.csv"),
     (["train", "--data", "digit"], "did you mean 'digits'?"),
-    (["train", "--data", "bad.csv"], "column 'b' (index 1), line 3: non-numeric value 'x'"),
-    (["train", "--data", "nan.csv"], "column 'b' (index 1), line 4: NaN"),
+    (["train", "--data", "bad.csv"], "column 'b' (index 1) holds numbers and 1 non-numeric value(s): line 3 'x'"),
+    (["train", "--data", "nan.csv"], "1 row(s) have missing values: line 4 ('b'); use --missing"),
     (["train", "--data", "ok.csv", "--target", "nope"], "target column 'nope' not found"),
     (["train", "--data", "train-images-idx3-ubyte"], "magic number 0x00000703"),
     (["train", "--data", "xor", "--lr", "-1"], "lr must be a finite number > 0; got -1.0"),

@@ -296,7 +296,7 @@ def test_csv_header_detection(tmp_path, text, names, m):
 
 
 def test_csv_empty_first_cell_does_not_make_a_header(tmp_path):
-    with pytest.raises(ValueError, match=r"column 'col1' \(index 1\), line 1: missing value"):
+    with pytest.raises(ValueError, match=r"1 row\(s\) have missing values: line 1 \('col1'\)"):
         D.load(str(write_text(tmp_path / "d.csv", "1,,0\n3,4,1\n")))
 
 
@@ -352,26 +352,30 @@ def test_csv_missing_target_lists_columns(tmp_path):
 
 
 @pytest.mark.parametrize("cell, what", [
-    ("abc", "non-numeric value 'abc'"),
-    ("", "missing value"),
-    ("nan", "NaN/infinite value 'nan'"),
-    ("inf", "NaN/infinite value 'inf'"),
+    ("abc", r"column 'b' \(index 1\) holds numbers and 1 non-numeric value\(s\): line 5 'abc'"),
+    ("", r"1 row\(s\) have missing values: line 5 \('b'\)"),
+    ("nan", r"1 row\(s\) have missing values: line 5 \('b'\)"),
+    ("inf", r"column 'b' \(index 1\), line 5: infinite value 'inf'"),
 ])
 def test_csv_bad_feature_names_column_and_line(tmp_path, cell, what):
     # line 1 header, line 2 data, line 3 blank, line 4 data, line 5 the bad row
     text = f"a,b,y\n1,2,0\n\n3,4,1\n5,{cell},0\n"
-    with pytest.raises(ValueError, match=rf"column 'b' \(index 1\), line 5: {what}"):
+    with pytest.raises(ValueError, match=what):
         D.load(str(write_text(tmp_path / "d.csv", text)))
 
 
-@pytest.mark.parametrize("cell, what", [("", "missing value"), ("nan", "NaN/infinite value")])
-def test_csv_bad_target_value(tmp_path, cell, what):
-    with pytest.raises(ValueError, match=f"target column 'y', line 3: {what}"):
-        D.load(str(write_text(tmp_path / "d.csv", f"a,y\n1,0\n2,{cell}\n")))
+@pytest.mark.parametrize("cell", ["", "nan", "NA"])
+def test_csv_missing_target_value(tmp_path, cell):
+    path = str(write_text(tmp_path / "d.csv", f"a,y\n1,0\n2,{cell}\n3,1\n4,0\n"))
+    with pytest.raises(ValueError, match=r"1 row\(s\) have missing values: line 3 \('y'\)"):
+        D.load(path)
+    kept = D.load(path, missing="keep")  # a row without a target is dropped whatever the strategy
+    assert kept.m == 3 and "dropped 1 of 4 rows" in kept.notes[0]
 
 
 def test_csv_ragged_row(tmp_path):
-    with pytest.raises(ValueError, match="line 3: 2 fields; the first row has 3"):
+    with pytest.raises(ValueError, match=r"1 row\(s\) do not have the first row's 3 fields \(delimiter ','\): "
+                                         r"line 3 \(2 fields\)"):
         D.load(str(write_text(tmp_path / "d.csv", "a,b,y\n1,2,0\n3,4\n")))
 
 
@@ -478,7 +482,7 @@ def test_missing_file_and_unsupported_type(tmp_path):
 
 
 def test_named_sets_reject_target_and_foreign_task():
-    with pytest.raises(ValueError, match="target= applies to files"):
+    with pytest.raises(ValueError, match="target and weight columns apply to files"):
         D.load("iris", target="species")
     with pytest.raises(ValueError, match="is a multiclass data set"):
         D.load("iris", task="regression")

@@ -229,9 +229,12 @@ def _scaler_width(scaler: Scaler) -> int:
 
 
 def category_key(v: Any) -> str:
-    """Categories compare as text: 1, 1.0 and "1" (as read from a CSV) are one category."""
+    """Categories compare as text: 1, 1.0 and "1" (as read from a CSV) are one category; a missing
+    value (None, NaN) is the category ""."""
     if isinstance(v, np.generic):
         v = v.item()
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)

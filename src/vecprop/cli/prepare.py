@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
-from ..datasets import Dataset, MinMaxScaler, Standardizer, scaler_from_dict
+from ..datasets import Dataset, MinMaxScaler, Standardizer
+from ..preprocessing import Column, Preprocessor, category_key
 from .errors import UserError, user_errors
 
 Scaler = Standardizer | MinMaxScaler
@@ -22,11 +23,17 @@ def canonical_data(name: str) -> str:
     return str(path.resolve()) if path.exists() else name
 
 
-def load_dataset(name: str, *, target: str | None = None, seed: int = 0,
-                 n_samples: int | None = None) -> Dataset:
+MISSING = ("error", "drop", "mean", "median")
+"""--missing: refuse missing values, drop their rows, or fill them (numbers with the training rows'
+mean or median, text with a category of its own)."""
+
+
+def load_dataset(name: str, *, target: str | None = None, seed: int = 0, n_samples: int | None = None,
+                 task: str | None = None, missing: str = "error", weight: str | None = None) -> Dataset:
     """``vecprop.datasets.load`` with its errors (unknown name, bad file) turned into UserError."""
     with user_errors("--data"):
-        return datasets.load(name, target=target, seed=seed, n_samples=n_samples)
+        return datasets.load(name, target=target, seed=seed, n_samples=n_samples, task=task, weight=weight,
+                             missing=missing if missing in ("error", "drop") else "keep")
 
 
 def make_scaler(kind: str, X_train: np.ndarray) -> Scaler | None:
@@ -56,10 +63,52 @@ def n_outputs(ds_task: str, n_classes: int | None, loss: str, y: np.ndarray) -> 
     return int(n_classes)
 
 
-def inputs(X_rows: np.ndarray, scaler: Scaler | None, dtype: str) -> np.ndarray:
-    """X (n_0, m): the scaled rows (m, n_0), transposed into the derivation's columns."""
-    X = X_rows if scaler is None else scaler.transform(X_rows)
-    return np.ascontiguousarray(np.asarray(X, dtype=dtype).T)  # rows -> columns, here only
+def fit_preprocessor(X_train: np.ndarray, kinds: tuple[str, ...] | None, missing: str, scale: str,
+                     names: tuple[str, ...] | None = None) -> Preprocessor:
+    """The input preprocessing fitted on the TRAINING rows (m, n_raw) only.
+
+    Numeric columns get a fill value (the training mean or median) when ``missing`` is "mean" or
+    "median", and are scaled by ``scale``; text columns are one-hot over the training rows'
+    categories (a missing value, where kept, is a category of its own; a category that only
+    appears later gives all-zero inputs and a warning).
+    """
+    kinds = kinds or ("numeric",) * X_train.shape[1]
+    label = (lambda j: repr(names[j])) if names else str  # noqa: E731
+    columns: list[Column] = []
+    numeric = [j for j, k in enumerate(kinds) if k == "numeric"]
+    fills: dict[int, float] = {}
+    if missing in ("mean", "median"):
+        for j in numeric:
+            values = np.asarray(X_train[:, j], dtype=np.float64)
+            present = values[~np.isnan(values)]
+            if not present.size:
+                raise UserError(f"--data: column {label(j)} has no value in the training rows; nothing to fill "
+                                f"its missing values with (--missing {missing})")
+            fills[j] = float(np.mean(present) if missing == "mean" else np.median(present))
+    for j, kind in enumerate(kinds):
+        if kind == "numeric":
+            columns.append(Column(fill=fills.get(j)))
+        else:
+            cats = sorted({category_key(v) for v in X_train[:, j]})
+            columns.append(Column("categorical", categories=tuple(cats)))
+    block = X_train[:, numeric] if len(numeric) < X_train.shape[1] else X_train
+    block = np.asarray(block, dtype=np.float64) if block.dtype == object else block
+    if fills:
+        block = np.where(np.isnan(block), [fills[j] for j in numeric], block)
+    scaler = make_scaler(scale, block) if numeric else None
+    return Preprocessor(columns, scaler, unknown_category="ignore")
+
+
+def count_missing(X: np.ndarray, names: tuple[str, ...] | None) -> dict[str, int]:
+    """Missing values per column (NaN or None), for the report."""
+    if X.dtype.kind == "f":
+        counts = np.isnan(X).sum(axis=0)
+    elif X.dtype == object:
+        counts = np.array([sum(v is None or (isinstance(v, float) and np.isnan(v)) for v in X[:, j])
+                           for j in range(X.shape[1])])
+    else:
+        return {}
+    return {(names[j] if names else f"col{j}"): int(c) for j, c in enumerate(counts) if c}
 
 
 def targets(y: np.ndarray, n_L: int, task: str, target_scaler: Standardizer | None, dtype: str) -> np.ndarray:
@@ -76,12 +125,14 @@ def targets(y: np.ndarray, n_L: int, task: str, target_scaler: Standardizer | No
 
 @dataclass
 class Columns:
-    """One part of the data, ready for the core: X (n_0, m), Y (n_L, m), and the raw rows for plots."""
+    """One part of the data, ready for the core: X (n_0, m), Y (n_L, m), the raw rows (for plots and
+    the Model's metrics) and the per-example weights (None: each counts once)."""
 
     X: np.ndarray
     Y: np.ndarray
     X_rows: np.ndarray
     y: np.ndarray
+    w: np.ndarray | None = None
 
     @property
     def m(self) -> int:
@@ -96,20 +147,26 @@ class Prepared:
     train: Columns
     val: Columns | None
     test: Columns | None
-    scaler: Scaler | None
+    preprocessor: Preprocessor
     target_scaler: Standardizer | None
     n_L: int
+    filled: dict[str, int]
+
+    @property
+    def scaler(self) -> Scaler | None:
+        return self.preprocessor.scaler
 
 
 def prepare(ds: Dataset, *, loss: str, val_fraction: float, test_fraction: float, seed: int,
-            scale: str, target_scale: str, dtype: str) -> Prepared:
-    """Split ``ds`` (stratified, seeded), fit the scalers on the training rows, make columns."""
+            scale: str, target_scale: str, dtype: str, missing: str = "error") -> Prepared:
+    """Split ``ds`` (stratified, seeded), fit the preprocessing on the training rows, make columns."""
     with user_errors("--data"):
         parts = datasets.split(ds, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     if parts.train.X.shape[0] < 2:
         raise UserError(f"--data: only {parts.train.X.shape[0]} training rows after the split; "
                         f"use more data or smaller --val-fraction/--test-fraction")
-    scaler = make_scaler(scale, parts.train.X)
+    pre = fit_preprocessor(parts.train.X, ds.kinds, missing, scale, ds.feature_names)
+    filled = count_missing(ds.X, ds.feature_names) if missing in ("mean", "median") else {}
     target_scaler = None
     if ds.task == "regression" and target_scale == "standardize":
         target_scaler = Standardizer().fit(parts.train.y.reshape(len(parts.train.y), -1))
@@ -118,10 +175,11 @@ def prepare(ds: Dataset, *, loss: str, val_fraction: float, test_fraction: float
     def cols(part: datasets.Part) -> Columns | None:
         if part.X.shape[0] == 0:
             return None
-        return Columns(inputs(part.X, scaler, dtype), targets(part.y, n_L, ds.task, target_scaler, dtype),
-                       part.X, part.y)
+        with user_errors("--data"):
+            X = np.ascontiguousarray(pre.transform(part.X, ds.feature_names, ds.name).T, dtype=dtype)  # rows -> columns
+        return Columns(X, targets(part.y, n_L, ds.task, target_scaler, dtype), part.X, part.y, part.w)
 
-    return Prepared(ds, cols(parts.train), cols(parts.val), cols(parts.test), scaler, target_scaler, n_L)
+    return Prepared(ds, cols(parts.train), cols(parts.val), cols(parts.test), pre, target_scaler, n_L, filled)
 
 
 def data_fingerprint(ds: Dataset, name: str) -> dict[str, Any]:

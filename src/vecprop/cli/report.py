@@ -21,8 +21,7 @@ from .prepare import Prepared
 def build_model(net: Network, prep: Prepared, ds: Dataset, provenance: dict[str, Any]) -> Model:
     """The run's Model: the network with the scaler fitted on the training rows, classes, names."""
     return Model(net, task=ds.task, classes=model_classes(ds.classes), feature_names=ds.feature_names,
-                 scaler=prep.scaler if prep.scaler is not None else "none", target_scaler=prep.target_scaler,
-                 provenance=provenance)
+                 preprocessing=prep.preprocessor, target_scaler=prep.target_scaler, provenance=provenance)
 
 
 def model_classes(classes: tuple[str, ...] | None) -> list[Any] | None:

@@ -1,7 +1,8 @@
-"""CSV files: header detection, the target column, numeric features checked cell by cell."""
+"""CSV files: delimiter and header detection, target columns, numeric and text features, missing values."""
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,11 @@ from .dataset import Dataset
 from .labels import encode_target
 
 Rows = list[tuple[int, list[str]]]  # (1-based line number, stripped cells)
+MISSING = frozenset({"", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "?"})
+"""Cells read as a missing value (pandas' most common spellings)."""
+MISSING_STRATEGIES = ("error", "drop", "keep")
+DELIMITERS = ",;\t|"
+SHOWN = 10  # bad rows listed in a message
 
 
 def _is_number(cell: str) -> bool:
@@ -28,22 +34,47 @@ def _looks_like_header(first: list[str], second: list[str] | None) -> bool:
     return any(a and not _is_number(a) and _is_number(b) for a, b in zip(first, second))
 
 
+def _sniff(path: Path, sample: str) -> str:
+    """The delimiter: tab for .tsv, else the one of , ; tab | that the csv module's Sniffer finds."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:  # one column, or nothing to tell the delimiters apart
+        return ","
+
+
 def _read_cells(path: Path, delimiter: str | None) -> Rows:
     """Every non-blank row as stripped text cells with its line number; ragged rows rejected."""
-    delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
-    rows: Rows = []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        for cells in reader:
-            if any(c.strip() for c in cells):
-                rows.append((reader.line_num, [c.strip() for c in cells]))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            delimiter = delimiter or _sniff(path, fh.read(65536))
+            fh.seek(0)
+            reader = csv.reader(fh, delimiter=delimiter)
+            rows: Rows = []
+            try:
+                for cells in reader:
+                    if any(c.strip() for c in cells):
+                        rows.append((reader.line_num, [c.strip() for c in cells]))
+            except csv.Error as err:
+                raise ValueError(f"{path}, line {reader.line_num}: {err} (a cell may hold at most "
+                                 f"{csv.field_size_limit():,} characters)") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); "
+                         "save the file as UTF-8") from None
     if not rows:
         raise ValueError(f"{path}: no rows")
     width = len(rows[0][1])
-    for line, cells in rows:
-        if len(cells) != width:
-            raise ValueError(f"{path}, line {line}: {len(cells)} fields; the first row has {width}")
+    ragged = [(line, len(cells)) for line, cells in rows if len(cells) != width]
+    if ragged:
+        listed = ", ".join(f"line {line} ({n} fields)" for line, n in ragged[:SHOWN])
+        raise ValueError(f"{path}: {len(ragged)} row(s) do not have the first row's {width} fields"
+                         f"{_delimiter_hint(delimiter)}: {listed}")
     return rows
+
+
+def _delimiter_hint(delimiter: str) -> str:
+    return f" (delimiter {delimiter!r})" if delimiter in DELIMITERS else ""
 
 
 def _split_header(path: Path, rows: Rows, header: bool | None) -> tuple[list[str], Rows, bool]:
@@ -61,102 +92,177 @@ def _split_header(path: Path, rows: Rows, header: bool | None) -> tuple[list[str
     return names, rows, header
 
 
-def _read_rows(path: Path, header: bool | None, delimiter: str | None) -> tuple[list[str], Rows]:
-    """Column names and data rows; blank lines are skipped, ragged rows rejected."""
-    names, rows, _ = _split_header(path, _read_cells(path, delimiter), header)
-    return names, rows
-
-
-def _column_index(path: Path, target: str | int | None, names: list[str]) -> int:
-    """Resolve ``target`` (a name, an index, or an index written as text) to an index."""
+def _column_indices(path: Path, target: str | int | list | tuple | None, names: list[str]) -> list[int]:
+    """Resolve targets (a name, an index, "a,b", or a list of those) to column indices."""
     if target is None:
-        return len(names) - 1
-    if isinstance(target, str) and target in names:
-        return names.index(target)
-    text = str(target)
-    if text.lstrip("-").isdigit() and -len(names) <= int(text) < len(names):
-        return int(text) % len(names)
-    raise ValueError(f"{path}: target column {target!r} not found; available columns: "
-                     f"{', '.join(names)} (or an index 0..{len(names) - 1}, negative from the end)")
+        return [len(names) - 1]
+    if isinstance(target, str) and target not in names and "," in target:
+        target = [t.strip() for t in target.split(",")]
+    parts = list(target) if isinstance(target, (list, tuple)) else [target]
+    out = []
+    for t in parts:
+        if isinstance(t, str) and t in names:
+            out.append(names.index(t))
+        elif str(t).lstrip("-").isdigit() and -len(names) <= int(t) < len(names):
+            out.append(int(t) % len(names))
+        else:
+            raise ValueError(f"{path}: target column {t!r} not found; available columns: "
+                             f"{', '.join(names)} (or an index 0..{len(names) - 1}, negative from the end)")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{path}: target {target!r} names a column twice")
+    if len(out) == len(names):
+        raise ValueError(f"{path}: every column is a target; no features are left")
+    return out
 
 
-def _parse_features(path: Path, names: list[str], rows: Rows, columns: list[int]) -> np.ndarray:
-    """The (m, len(columns)) float64 matrix; the first bad cell raises, naming column and line."""
-    table = [[cells[j] for j in columns] for _, cells in rows]
-    try:
-        X = np.array(table, dtype=np.float64).reshape(len(rows), len(columns))
-        if np.all(np.isfinite(X)):
-            return X
-    except ValueError:
-        pass
-    for (line, cells) in rows:
-        for j in columns:
-            cell = cells[j]
-            if not _is_number(cell):
-                what = "missing value" if cell == "" else f"non-numeric value {cell!r}"
-            elif not np.isfinite(float(cell)):
-                what = f"NaN/infinite value {cell!r}"
-            else:
-                continue
-            raise ValueError(f"{path}: column {names[j]!r} (index {j}), line {line}: {what}; "
-                             f"features must be finite numbers")
-    # numpy refused a spelling that float() accepts (such as "1_000"): parse cell by cell
-    return np.array([[float(c) for c in row] for row in table], dtype=np.float64)
+def _feature_column(path: Path, name: str, j: int, rows: Rows) -> tuple[np.ndarray, str]:
+    """One feature column: float64 with NaN where missing, or text (object) when any present cell
+    is not a number. An infinite number is an error naming its line."""
+    cells = [cells[j] for _, cells in rows]
+    text = [i for i, c in enumerate(cells) if c not in MISSING and not _is_number(c)]
+    if text and len(text) < sum(c not in MISSING for c in cells):  # numbers and text: a typo, not categories
+        shown = ", ".join(f"line {rows[i][0]} {cells[i]!r}" for i in text[:SHOWN])
+        raise ValueError(f"{path}: column {name!r} (index {j}) holds numbers and {len(text)} non-numeric value(s): "
+                         f"{shown}; a column of categories must be text throughout, and a missing value an "
+                         "empty cell or NA")
+    if text:
+        return np.array([None if c in MISSING else c for c in cells], dtype=object), "categorical"
+    values = np.array([math.nan if c in MISSING else float(c) for c in cells], dtype=np.float64)
+    inf = np.flatnonzero(np.isinf(values))
+    if inf.size:
+        i = int(inf[0])
+        raise ValueError(f"{path}: column {name!r} (index {j}), line {rows[i][0]}: infinite value {cells[i]!r}; "
+                         "features must be finite numbers")
+    return values, "numeric"
 
 
-def _target_values(path: Path, name: str, rows: Rows, j: int) -> np.ndarray:
+def _target_values(path: Path, name: str, j: int, rows: Rows, keep: np.ndarray) -> np.ndarray:
     """Numbers (float64) when every cell is a finite number, else the text labels."""
     cells = [cells[j] for _, cells in rows]
-    for (line, _), cell in zip(rows, cells):
-        if cell == "":
-            raise ValueError(f"{path}: target column {name!r}, line {line}: missing value")
+    cells = [c for c, k in zip(cells, keep) if k]
     if all(_is_number(c) for c in cells):
         values = np.array(cells, dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise ValueError(f"{path}: target column {name!r}, line {rows[bad[0]][0]}: "
-                             f"NaN/infinite value {cells[bad[0]]!r}")
+            line = [line for (line, _), k in zip(rows, keep) if k][bad[0]]
+            raise ValueError(f"{path}: target column {name!r}, line {line}: NaN/infinite value {cells[bad[0]]!r}")
         return values
     return np.array(cells, dtype=str)
 
 
-def load_csv(path: str | Path, *, target: str | int | None = None, task: str | None = None,
-             header: bool | None = None, delimiter: str | None = None) -> Dataset:
-    """Load a CSV (or ``.tsv``) file with one target column; every other column is a feature.
+def _missing_rows(path: Path, names: list[str], rows: Rows, columns: list[int]) -> dict[int, list[str]]:
+    """Row index -> the names of its missing cells among ``columns``."""
+    out: dict[int, list[str]] = {}
+    for i, (_, cells) in enumerate(rows):
+        gone = [names[j] for j in columns if cells[j] in MISSING]
+        if gone:
+            out[i] = gone
+    return out
+
+
+def _listing(rows: Rows, bad: dict[int, list[str]]) -> str:
+    shown = [f"line {rows[i][0]} ({', '.join(repr(n) for n in cols)})" for i, cols in list(bad.items())[:SHOWN]]
+    more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def load_csv(path: str | Path, *, target: str | int | list | tuple | None = None, task: str | None = None,
+             header: bool | None = None, delimiter: str | None = None, missing: str = "error",
+             weight: str | int | None = None) -> Dataset:
+    """Load a CSV (or ``.tsv``) file with one or more target columns; every other column is a feature.
 
     Parameters
     ----------
     path : str or Path
-    target : str or int, optional
-        Column name, or index (negative counts from the end; ``"3"`` works
-        too when no column is named ``"3"``). Default: the last column.
-    task : {"binary", "multiclass", "regression"}, optional
-        Override the inferred task (see :func:`vecprop.datasets.labels.encode_target`:
-        text targets are classes; integer targets with at most 20 distinct values
-        are classes; other numbers are regression).
+    target : str, int or list, optional
+        Column name(s) or index(es) (negative counts from the end; ``"a,b"`` names two).
+        Default: the last column. Several targets are the outputs of a regression.
+    task : {"classification", "binary", "multiclass", "regression"}, optional
+        Override the inferred task (see :func:`vecprop.datasets.labels.encode_target`: text
+        targets are classes; integer targets with at most 20 distinct values are classes;
+        other numbers are regression).
     header : bool, optional
-        Override header detection (by default: the first row is a header when one
-        of its non-empty cells is not a number but the cell below is).
+        Override header detection (by default: the first row is a header when one of its
+        non-empty cells is not a number but the cell below it is).
     delimiter : str, optional
-        Default ``","``, or tab for ``.tsv``.
+        Default: tab for ``.tsv``, else whichever of ``, ; tab |`` the csv module's Sniffer finds.
+    missing : {"error", "drop", "keep"}
+        Cells ``""``, ``NA``, ``N/A``, ``NaN``, ``null``, ``None``, ``?`` (see ``MISSING``) are
+        missing values. "error" lists the rows that have some; "drop" drops those rows (a
+        ``notes`` line says which); "keep" keeps them as NaN (numbers) or None (text) for a
+        Preprocessor to fill. A row whose target is missing is dropped unless "error".
+    weight : str or int, optional
+        A column of non-negative per-example weights (not a feature).
 
     Returns
     -------
     Dataset
-        ``X`` (m, n_0) float64 with the non-target columns in file order.
+        ``X`` (m, n_0) float64 with the feature columns in file order, or an object array when
+        some columns are text (``kinds`` says which are "categorical").
     """
     path = Path(path)
+    if missing not in MISSING_STRATEGIES:
+        raise ValueError(f"missing must be one of {', '.join(MISSING_STRATEGIES)}; got {missing!r}")
     names, rows, has_header = _split_header(path, _read_cells(path, delimiter), header)
     if len(names) < 2:
-        raise ValueError(f"{path}: one column ({names[0]}); need features and a target")
-    j = _column_index(path, target, names)
-    features = [k for k in range(len(names)) if k != j]
-    X = _parse_features(path, names, rows, features)
-    y, task, classes = encode_target(_target_values(path, names[j], rows, j), task,
-                                     where=f"{path}: target column {names[j]!r}")
+        raise ValueError(f"{path}: one column ({names[0]}); need features and a target (if the file uses "
+                         "another delimiter than , ; tab or |, convert it)")
+    targets = _column_indices(path, target, names)
+    w_col = None if weight is None else _column_indices(path, weight, names)[0]
+    if w_col in targets:
+        raise ValueError(f"{path}: column {names[w_col]!r} cannot be both the target and the weights")
+    features = [k for k in range(len(names)) if k not in targets and k != w_col]
+    if not features:
+        raise ValueError(f"{path}: no feature columns are left after the target and weight columns")
+    notes: list[str] = []
+    bad_target = _missing_rows(path, names, rows, targets + ([] if w_col is None else [w_col]))
+    bad_feature = _missing_rows(path, names, rows, features)
+    if missing == "error" and (bad_target or bad_feature):
+        bad = {**bad_feature, **bad_target}
+        raise ValueError(f"{path}: {len(bad)} row(s) have missing values: {_listing(rows, dict(sorted(bad.items())))}; "
+                         "use --missing drop (or mean, median) to drop or fill them")
+    drop = set(bad_target) | (set(bad_feature) if missing == "drop" else set())
+    if drop:
+        notes.append(f"dropped {len(drop)} of {len(rows)} rows with missing values: "
+                     f"{_listing(rows, {i: (bad_target.get(i, []) + bad_feature.get(i, [])) for i in sorted(drop)})}")
+    keep = np.array([i not in drop for i in range(len(rows))])
+    if not keep.any():
+        raise ValueError(f"{path}: every row has a missing value; nothing is left to train on")
+    kept = [r for r, k in zip(rows, keep) if k]
+    columns = [_feature_column(path, names[j], j, kept) for j in features]
+    kinds = tuple(kind for _, kind in columns)
+    if "categorical" in kinds:
+        X = np.empty((len(kept), len(features)), dtype=object)
+        for k, (values, _) in enumerate(columns):
+            X[:, k] = values
+    else:
+        X = np.column_stack([values for values, _ in columns]) if columns else np.empty((len(kept), 0))
+    if len(targets) == 1:
+        j = targets[0]
+        y, task, classes = encode_target(_target_values(path, names[j], j, rows, keep), task,
+                                         where=f"{path}: target column {names[j]!r}")
+    else:
+        if task not in (None, "regression"):
+            raise ValueError(f"{path}: several target columns ({', '.join(names[j] for j in targets)}) are the "
+                             f"outputs of a regression; task={task!r} does not apply")
+        values = [_target_values(path, names[j], j, rows, keep) for j in targets]
+        text = [names[j] for j, v in zip(targets, values) if v.dtype.kind != "f"]
+        if text:
+            raise ValueError(f"{path}: target column(s) {', '.join(map(repr, text))} hold text; several targets "
+                             "must all be numbers (regression outputs)")
+        y, task, classes = np.column_stack(values), "regression", None
+    w = None if w_col is None else _weights(path, names[w_col], _target_values(path, names[w_col], w_col, rows, keep))
+    described = ", ".join(repr(names[j]) for j in targets)
     return Dataset(X=X, y=y, task=task, classes=classes,  # no header: columns match by position, not by name
                    feature_names=tuple(names[k] for k in features) if has_header else None, name=path.name,
-                   source=f"CSV file {path}, target column {names[j]!r}")
+                   source=f"CSV file {path}, target column{'s' if len(targets) > 1 else ''} {described}",
+                   kinds=None if "categorical" not in kinds else kinds, w=w, notes=tuple(notes))
+
+
+def _weights(path: Path, name: str, values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind != "f" or (values < 0).any() or not values.sum() > 0:
+        raise ValueError(f"{path}: weight column {name!r} must hold finite numbers >= 0, not all 0")
+    return values
 
 
 def read_csv_rows(path: str | Path, *, header_names: tuple[str, ...] | None = None,
@@ -175,23 +281,20 @@ def read_csv_rows(path: str | Path, *, header_names: tuple[str, ...] | None = No
 
 def parse_cells(path: Path, labels: list[str], lines: list[int], cells: np.ndarray, *,
                 numeric: list[bool], missing_ok: list[bool]) -> np.ndarray:
-    """Text cells (m, n) -> numbers where ``numeric`` (an empty cell is NaN where ``missing_ok``);
-    other columns stay text. A bad cell raises, naming its column and line."""
+    """Text cells (m, n) -> numbers where ``numeric`` (a missing cell is NaN where ``missing_ok``);
+    other columns stay text (a missing cell None). A bad cell raises, naming its column and line."""
     out = np.empty(cells.shape, dtype=np.float64 if all(numeric) else object)
     for j in range(cells.shape[1]):
         if not numeric[j]:
-            out[:, j] = cells[:, j]
+            out[:, j] = [None if c in MISSING else c for c in cells[:, j]]
             continue
         for i, cell in enumerate(cells[:, j]):
-            if cell == "" and missing_ok[j]:
+            if cell in MISSING and missing_ok[j]:
                 out[i, j] = np.nan
                 continue
-            try:
-                value = float(cell)
-            except ValueError:
-                value = None
+            value = float(cell) if _is_number(cell) and cell not in MISSING else None
             if value is None or not np.isfinite(value):
-                what = ("missing value" if cell == "" else f"non-numeric value {cell!r}" if value is None
+                what = ("missing value" if cell in MISSING else f"non-numeric value {cell!r}" if value is None
                         else f"NaN/infinite value {cell!r}")
                 raise ValueError(f"{path}: column {labels[j]!r} (index {j}), line {lines[i]}: {what}; "
                                  "features must be finite numbers")
@@ -201,7 +304,10 @@ def parse_cells(path: Path, labels: list[str], lines: list[int], cells: np.ndarr
 
 def read_csv_features(path: str | Path, *, header: bool | None = None,
                       delimiter: str | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Read every column as a feature (inputs to predict): ``X`` (m, n_0) float64 and the names."""
+    """Read every column as a numeric feature (inputs to predict): ``X`` (m, n_0) float64 and the names."""
     path = Path(path)
-    names, rows = _read_rows(path, header, delimiter)
-    return _parse_features(path, names, rows, list(range(len(names)))), tuple(names)
+    names, rows, _ = _split_header(path, _read_cells(path, delimiter), header)
+    cells = np.array([c for _, c in rows], dtype=object).reshape(len(rows), -1)
+    X = parse_cells(path, names, [line for line, _ in rows], cells, numeric=[True] * len(names),
+                    missing_ok=[False] * len(names))
+    return X, tuple(names)

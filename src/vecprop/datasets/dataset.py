@@ -40,6 +40,14 @@ class Dataset:
     X_test, y_test : np.ndarray or None
         A predefined test split, for sets that ship one (Fashion-MNIST,
         IDX pairs with a ``t10k`` file); ``None`` otherwise.
+    kinds : tuple of str or None
+        Per feature column, "numeric" or "categorical" (text, one-hot encoded by a
+        Preprocessor); ``None`` when all are numeric. With a categorical column ``X`` is an
+        object array (numbers as float, text as str, a missing value as NaN or None).
+    w : np.ndarray or None, shape (m,)
+        Per-example weights (a CSV's weight column), ``None`` when every example counts once.
+    notes : tuple of str
+        What loading did that a report should say (rows dropped for missing values...).
     """
 
     X: np.ndarray
@@ -51,6 +59,9 @@ class Dataset:
     source: str
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    kinds: tuple[str, ...] | None = None
+    w: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -74,6 +85,16 @@ class Dataset:
                 f"{self.name}: {len(self.feature_names)} feature_names for "
                 f"{self.X.shape[1]} columns of X"
             )
+        if self.kinds is not None:
+            if len(self.kinds) != self.X.shape[1] or not set(self.kinds) <= {"numeric", "categorical"}:
+                raise ValueError(f"{self.name}: kinds must give 'numeric' or 'categorical' for each of the "
+                                 f"{self.X.shape[1]} columns; got {self.kinds}")
+        elif self.X.dtype.kind not in "biuf":
+            raise ValueError(f"{self.name}: X must be numeric (m, n_0); got dtype {self.X.dtype} (text columns "
+                             "need kinds=)")
+        if self.w is not None and (self.w.shape != (self.X.shape[0],) or self.w.dtype.kind != "f"
+                                   or not np.all(np.isfinite(self.w)) or (self.w < 0).any()):
+            raise ValueError(f"{self.name}: w must be {self.X.shape[0]} finite weights >= 0")
 
     @property
     def m(self) -> int:
@@ -89,6 +110,11 @@ class Dataset:
     def n_classes(self) -> int | None:
         """``len(classes)`` for classification, ``None`` for regression."""
         return None if self.classes is None else len(self.classes)
+
+    @property
+    def categorical(self) -> list[int]:
+        """Indices of the text (categorical) feature columns."""
+        return [j for j, k in enumerate(self.kinds or ()) if k == "categorical"]
 
     @property
     def has_test(self) -> bool:

@@ -87,10 +87,14 @@ def encode_target(values: np.ndarray, task: str | None, where: str
     task : str
     classes : tuple of str or None
     """
-    if task is not None and task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS} or None; got {task!r}")
+    if task is not None and task not in (*TASKS, "classification"):
+        raise ValueError(f"task must be one of {(*TASKS, 'classification')} or None; got {task!r}")
     categorical = values.dtype.kind in "USO"
-    forced = task
+    if task == "classification":  # classes, two or more: binary or multiclass by their count
+        task = "multiclass"
+        forced = None
+    else:
+        forced = task
     if task is None:
         task = "multiclass" if categorical or _looks_like_classes(values) else "regression"
     if task == "regression":

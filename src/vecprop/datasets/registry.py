@@ -33,29 +33,59 @@ def _subsample(ds: Dataset, n_samples: int, seed: int) -> Dataset:
     if n_samples >= ds.m:
         return ds
     rows = np.sort(np.random.default_rng(seed).choice(ds.m, size=n_samples, replace=False))
-    return ds.replace(X=ds.X[rows], y=ds.y[rows])
+    return ds.replace(X=ds.X[rows], y=ds.y[rows], w=None if ds.w is None else ds.w[rows])
 
 
-def _load_file(path: Path, target: str | int | None, task: str | None) -> Dataset:
+def _load_file(path: Path, target: str | int | None, task: str | None, missing: str,
+               weight: str | int | None) -> Dataset:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        return load_csv(path, target=target, task=task)
+        return load_csv(path, target=target, task=task, missing=missing, weight=weight)
+    if weight is not None:
+        raise ValueError(f"a weight column applies to .csv and .tsv files; {path.name} is not one")
     if target is not None and suffix != ".npy":
         raise ValueError(f"target= applies to .csv, .tsv and .npy files; {path.name} has its own labels")
     if suffix == ".npz":
-        return load_npz(path, task=task)
+        return _missing_numbers(load_npz(path, task=task), missing)
     if suffix == ".npy":
-        return load_npy(path, target=target, task=task)
+        return _missing_numbers(load_npy(path, target=target, task=task), missing)
     if path.is_dir() or is_idx(path) or "idx" in path.name:
         ds = load_idx(path)  # a bad magic number or truncated file raises, naming the file
-        if task is not None and task != ds.task:
+        if task not in (None, "classification", ds.task):
             raise ValueError(f"{path}: IDX labels are classes; task={task!r} does not apply")
-        return ds
+        return _missing_numbers(ds, missing)
     raise ValueError(f"{path}: unsupported file type {suffix or '(no suffix)'!r}; supported: {_FORMATS}")
 
 
-def load(name_or_path: str, *, target: str | int | None = None, seed: int = 0,
-         n_samples: int | None = None, task: str | None = None) -> Dataset:
+def _missing_numbers(ds: Dataset, missing: str) -> Dataset:
+    """NaN features of an array file are missing values (handled as ``missing`` says); inf is an error."""
+    if ds.X.dtype.kind != "f":
+        return ds
+    parts = [("X", ds.X)] + ([("X_test", ds.X_test)] if ds.X_test is not None else [])
+    for key, X in parts:
+        inf = np.argwhere(np.isinf(X))
+        if inf.size:
+            r, c = inf[0]
+            raise ValueError(f"{ds.name}: {key} row {r}, column {c} is infinite ({X[r, c]}); features must be "
+                             "finite numbers")
+    bad = np.isnan(ds.X).any(axis=1)
+    bad_test = None if ds.X_test is None else np.isnan(ds.X_test).any(axis=1)
+    n_bad = int(bad.sum()) + (0 if bad_test is None else int(bad_test.sum()))
+    if not n_bad or missing == "keep":
+        return ds
+    rows = np.flatnonzero(bad)[:10].tolist()
+    if missing == "error":
+        raise ValueError(f"{ds.name}: {n_bad} row(s) have missing (NaN) features, e.g. rows {rows}; use --missing "
+                         "drop (or mean, median) to drop or fill them")
+    note = f"dropped {n_bad} rows with missing (NaN) features (rows {rows}{'...' if n_bad > 10 else ''})"
+    return ds.replace(X=ds.X[~bad], y=ds.y[~bad], w=None if ds.w is None else ds.w[~bad],
+                      X_test=None if bad_test is None else ds.X_test[~bad_test],
+                      y_test=None if bad_test is None else ds.y_test[~bad_test], notes=(*ds.notes, note))
+
+
+def load(name_or_path: str, *, target: str | int | list | None = None, seed: int = 0,
+         n_samples: int | None = None, task: str | None = None, missing: str = "error",
+         weight: str | int | None = None) -> Dataset:
     """Load a named data set or a data file as a :class:`Dataset` (rows are examples).
 
     Parameters
@@ -72,8 +102,13 @@ def load(name_or_path: str, *, target: str | int | None = None, seed: int = 0,
     n_samples : int, optional
         Synthetic sets: how many points to generate. Other sources: keep a seeded
         random subset of this many training rows (a predefined test split is kept whole).
-    task : {"binary", "multiclass", "regression"}, optional
+    task : {"classification", "binary", "multiclass", "regression"}, optional
         Override the inferred task of a CSV/npz/npy file.
+    missing : {"error", "drop", "keep"}
+        Missing feature values (empty or NA cells in a CSV, NaN in an array file): an error
+        listing the rows, drop those rows, or keep them (NaN / None) for a Preprocessor to fill.
+    weight : str or int, optional
+        CSV: a column of per-example weights (``Dataset.w``).
 
     Raises
     ------
@@ -85,9 +120,9 @@ def load(name_or_path: str, *, target: str | int | None = None, seed: int = 0,
     """
     spec = SETS.get(name_or_path)
     if spec is not None:
-        if target is not None:
-            raise ValueError(f"target= applies to files; {name_or_path!r} has its own labels")
-        if task is not None and task != spec.task:
+        if target is not None or weight is not None:
+            raise ValueError(f"target and weight columns apply to files; {name_or_path!r} has its own labels")
+        if task not in (None, spec.task, *(("classification",) if spec.task != "regression" else ())):
             raise ValueError(f"{name_or_path!r} is a {spec.task} data set; task={task!r} does not apply")
         if name_or_path in synthetic.SETS:
             return spec.loader(seed, n_samples)
@@ -95,7 +130,9 @@ def load(name_or_path: str, *, target: str | int | None = None, seed: int = 0,
     else:
         path = Path(name_or_path).expanduser()
         if path.exists():
-            ds = _load_file(path, target, task)
+            if not (path.is_file() or path.is_dir()):  # a FIFO would block, a device would never end
+                raise ValueError(f"{name_or_path} is not a regular file or folder")
+            ds = _load_file(path, target, task, missing, weight)
         elif "/" in name_or_path or "\\" in name_or_path or name_or_path.lower().endswith(_FILE_SUFFIXES):
             raise FileNotFoundError(f"no such file or folder: {name_or_path}")
         else:

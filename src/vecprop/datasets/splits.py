@@ -9,10 +9,11 @@ from .dataset import Dataset
 
 
 class Part(NamedTuple):
-    """One split: ``X`` (m_part, n_0) rows and ``y`` (m_part,) or (m_part, k)."""
+    """One split: ``X`` (m_part, n_0) rows, ``y`` (m_part,) or (m_part, k), weights ``w`` (m_part,) or None."""
 
     X: np.ndarray
     y: np.ndarray
+    w: np.ndarray | None = None
 
 
 class Splits(NamedTuple):
@@ -80,8 +81,9 @@ def split(data: Dataset | tuple[np.ndarray, np.ndarray], *, val_fraction: float 
     for label, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"{label} must be in [0, 1); got {fraction}")
+    w = None
     if isinstance(data, Dataset):
-        X, y, classification = data.X, data.y, data.task != "regression"
+        X, y, w, classification = data.X, data.y, data.w, data.task != "regression"
         predefined = Part(data.X_test, data.y_test) if data.has_test else None
     else:
         X, y = data
@@ -97,5 +99,5 @@ def split(data: Dataset | tuple[np.ndarray, np.ndarray], *, val_fraction: float 
     if train.size == 0:
         raise ValueError(f"no training rows left from m={X.shape[0]} with val_fraction={val_fraction}, "
                          f"test_fraction={test_fraction}")
-    return Splits(Part(X[train], y[train]), Part(X[val], y[val]),
-                  predefined if predefined is not None else Part(X[test], y[test]))
+    part = lambda idx: Part(X[idx], y[idx], None if w is None else w[idx])  # noqa: E731
+    return Splits(part(train), part(val), predefined if predefined is not None else part(test))
