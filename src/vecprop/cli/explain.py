@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> None:
                     "concrete shape of each matrix, its FLOPs and its memory.",
         epilog="examples:\n  vecprop explain --layers 784,128,10\n"
                "  vecprop explain --layers 2,16,16,1 --activations tanh,tanh,sigmoid --batch 32\n"
-               "  vecprop explain --layers 784,256,128,10 --batch 128 --examples 60000",
+               "  vecprop explain --layers 784,256,128,10 --batch 128 --examples 60000\n"
+               "  vecprop explain --layers 2,3,1 --activations tanh --numbers",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layers", type=C.int_list, required=True, metavar="N0,...,NL",
                    help="layer sizes n_0 (inputs), n_1, ..., n_L (outputs)")

@@ -27,13 +27,18 @@ export function fmt(x, digits = 4) {
   return a >= 1e-3 && a < 1e5 ? String(Number(x.toPrecision(digits))) : x.toExponential(digits - 1);
 }
 
+const scratch = {};  // one offscreen canvas per map size, reused by every frame
+
 function paint(canvas, n, colorAt, smooth) {
-  const off = document.createElement("canvas");
-  off.width = off.height = n;
-  const octx = off.getContext("2d"), img = octx.createImageData(n, n);
+  if (!scratch[n]) {
+    const off = document.createElement("canvas");
+    off.width = off.height = n;
+    scratch[n] = { off, ctx: off.getContext("2d"), img: new ImageData(n, n) };
+  }
+  const { off, ctx: octx, img } = scratch[n];
   for (let i = 0; i < n * n; i++) {
     const c = colorAt(i);
-    img.data.set([c[0], c[1], c[2], 255], 4 * i);
+    img.data[4 * i] = c[0]; img.data[4 * i + 1] = c[1]; img.data[4 * i + 2] = c[2]; img.data[4 * i + 3] = 255;
   }
   octx.putImageData(img, 0, 0);
   const ctx = canvas.getContext("2d");
@@ -109,15 +114,18 @@ export function drawCurve(canvas, rows) {
   ctx.fillText(`${fmt(top, 3)}`, 4, 11); ctx.fillText(`epoch ${rows[last][0]}`, W - 60, H - 5);
 }
 
-/** A matrix as a heat map (symmetric scale, NaN/inf grey); small cells also print their numbers. */
+/** A matrix as a heat map (symmetric scale, NaN/inf grey). Cells large enough print their numbers, as
+ * numpy does, over a common power of ten when the entries are tiny or huge; returns it as `power`. */
 export function drawMatrix(canvas, values, maxW = 220, maxH = 150) {
   const rows = values.length, cols = values[0].length;
   const cw = Math.max(3, Math.min(38, Math.floor(maxW / cols))), ch = Math.max(3, Math.min(20, Math.floor(maxH / rows)));
-  canvas.width = cols * cw; canvas.height = rows * ch;
+  if (canvas.width !== cols * cw || canvas.height !== rows * ch) { canvas.width = cols * cw; canvas.height = rows * ch; }
   const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
   let s = 0;
   for (const row of values) for (const v of row) if (v !== null) s = Math.max(s, Math.abs(v));
   s = s || 1;
+  const power = s >= 0.01 && s < 100 ? 0 : Math.floor(Math.log10(s)), unit = 10 ** power;
   const text = cw >= 32 && ch >= 14;
   ctx.font = "10px ui-monospace, monospace"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
@@ -125,9 +133,11 @@ export function drawMatrix(canvas, values, maxW = 220, maxH = 150) {
     ctx.fillStyle = v === null ? "#888" : css(diverging(v / s));
     ctx.fillRect(j * cw, i * ch, cw - (cw > 4), ch - (ch > 4));
     if (text) {
+      const u = v === null ? null : v / unit + 0;  // + 0: no "-0.00"
       ctx.fillStyle = v !== null && Math.abs(v / s) > 0.6 ? "#fff" : "#1f2328";
-      ctx.fillText(v === null ? "nan" : v.toFixed(Math.abs(v) >= 10 ? 0 : 2), j * cw + cw / 2, i * ch + ch / 2);
+      ctx.fillText(u === null ? "nan" : Math.abs(u) >= 9.995 ? u.toFixed(0) : u.toFixed(2).replace("-0.00", "0.00"),
+        j * cw + cw / 2, i * ch + ch / 2);
     }
   }
-  return { cw, ch };
+  return { cw, ch, power: text ? power : 0 };
 }

@@ -89,9 +89,10 @@ export class Matrices {
     absent.textContent = "";
     div.dataset.formed = "yes";
     div.dataset.shape = `${view.shape[0]}x${view.shape[1]}`;
-    div.querySelector(".shape").textContent = `(${view.shape[0]}, ${view.shape[1]})`;
     const geom = drawMatrix(canvas, view.values);
     canvas.dataset.cw = geom.cw; canvas.dataset.ch = geom.ch;
+    div.querySelector(".shape").textContent = `(${view.shape[0]}, ${view.shape[1]})`
+      + (geom.power ? ` ×1e${geom.power}` : "");
   }
 
   hover(name, canvas, e) {
