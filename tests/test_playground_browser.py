@@ -189,6 +189,14 @@ def test_the_url_round_trips_the_state(page, browser):
         other.close()
 
 
+def test_a_bad_link_is_refused_with_its_reason(page):
+    page.open("?lr=fast&hidden=3")
+    wait_until(page, "document.querySelector('[data-testid=banner]').textContent !== ''")
+    assert text(page, "banner").startswith("The link's setup was refused: setting lr='fast'")
+    assert frame(page)["setup"]["lr"] == "0.03"  # the default setup, in the address bar too
+    assert "lr=0.03" in page.url
+
+
 def test_an_export_loads_with_vecprop(page, tmp_path):
     page.open("?data=circles&n=60&features=x1_sq,x2_sq&hidden=2")
     step_and_wait(page, 1)

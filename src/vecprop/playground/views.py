@@ -35,7 +35,8 @@ def matrix_view(a: np.ndarray) -> dict[str, Any]:
 def quantized(a: np.ndarray, lo: float, hi: float) -> str:
     """A map as base64 bytes: 0 at ``lo``, 255 at ``hi`` (clipped; non-finite drawn as ``lo``)."""
     span = hi - lo if hi > lo else 1.0
-    q = np.clip(np.nan_to_num((np.asarray(a) - lo) / span * 255.0, nan=0.0), 0, 255)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, drawn as lo
+        q = np.clip(np.nan_to_num((np.asarray(a) - lo) / span * 255.0, nan=0.0), 0, 255)
     return base64.b64encode(np.rint(q).astype(np.uint8).tobytes()).decode("ascii")
 
 

@@ -61,8 +61,8 @@ async function start(setup) {
   try {
     render(await post("new", { setup, have: {} }), true);
   } catch (err) {
-    banner(`The link's setup was refused: ${err.message}. Starting from the default setup.`);
     render(await post("new", { setup: {}, have: {} }), true);
+    banner(`The link's setup was refused: ${err.message}. Starting from the default setup.`);
   }
 }
 
