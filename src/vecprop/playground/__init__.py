@@ -6,6 +6,6 @@ server trains with ``Network.forward``/``backward`` (docs/playground.md).
 from .export import export_model
 from .features import FEATURES, features
 from .session import Session
-from .setup import Setup
+from .settings import Setup
 
 __all__ = ["FEATURES", "Session", "Setup", "export_model", "features"]

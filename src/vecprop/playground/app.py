@@ -9,7 +9,7 @@ from .data import generate, parse_csv
 from .export import export_model
 from .session import Session
 from .sessions import SessionStore
-from .setup import UPLOADED, Setup
+from .settings import UPLOADED, Setup
 from .views import frame
 
 MAX_STEPS_PER_REQUEST = 10_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from ..training import batches, predict, validation_logs
 from ..walkthrough import Step, steps, values
 from .data import Points, domain, generate, split
 from .features import features
-from .setup import HEADS, UPLOADED, Setup
+from .settings import HEADS, UPLOADED, Setup
 
 MAX_GRADCHECK_PARAMS = 2000
 LIVE = ("lr", "opt", "batch", "l2", "stop", "layer", "unfused")
@@ -67,15 +67,14 @@ def targets(points: Points, head: str) -> np.ndarray:
     return points.y.astype(np.float64)[None, :]
 
 
-@dataclass
 class Session:
     """The state behind one tab. Every method runs under ``lock`` (the server takes it per request)."""
 
-    setup: Setup
-    points: Points
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    points_version: int = 0  # bumped when the points change: the page fetches them again
-    run: int = 0  # bumped by every reset: the page's loss curves start again
+    def __init__(self, setup: Setup, points: Points) -> None:
+        self.lock = threading.Lock()
+        self.points_version = 0  # bumped when the points change: the page fetches them again
+        self.run = 0  # bumped by every reset: the page's cost curves start again
+        self.apply(setup, points)
 
     @classmethod
     def create(cls, setup: Setup, points: Points | None = None) -> Session:
@@ -86,9 +85,11 @@ class Session:
                 raise ValueError("uploaded points (data=csv) are not part of a link: choose a data set, then "
                                  "upload the file again")
             points = generate(setup.data, setup.n, setup.noise, setup.seed)
-        session = cls(setup, points)
-        session.apply(setup, points)
-        return session
+        return cls(setup, points)
+
+    def __repr__(self) -> str:
+        return (f"Session(data={self.setup.data!r}, sizes={list(self.net.sizes)}, epoch={self.epoch}, "
+                f"steps={self.n_steps})")
 
     def apply(self, setup: Setup, points: Points) -> None:
         """Take a new setup (and data): resolve it against the data, split, and reset the network."""

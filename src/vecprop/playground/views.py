@@ -10,7 +10,7 @@ import numpy as np
 
 from .features import FEATURES, features
 from .session import Session
-from .setup import HIDDEN_ACTIVATIONS, MAX_LAYERS, MAX_WIDTH
+from .settings import HIDDEN_ACTIVATIONS, MAX_LAYERS, MAX_WIDTH
 
 MAX_COLS = 64  # columns of an (n_l, m) matrix sent to the page; its "shape" still says the whole size
 GRID = 48  # the output map is GRID x GRID points of the plane

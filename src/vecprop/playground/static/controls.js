@@ -40,7 +40,7 @@ export class Controls {
     $("unfused").checked = setup.unfused === "1";
     $("unfused").disabled = !frame.network.fused && setup.unfused !== "1";
     $("noise").disabled = $("n").disabled = setup.data === "csv";
-    $("data").options[6].disabled = setup.data !== "csv";
+    $("data").querySelector("option[value=csv]").disabled = setup.data !== "csv";
     const click = $("click-class"), want = frame.classes
       ? ["off", ...frame.classes.map((c, k) => `${k}`)] : ["off", "-1", "0", "1"];
     const labels = frame.classes ? ["nothing", ...frame.classes.map(c => `a point of class ${c}`)]
