@@ -101,13 +101,14 @@ export function drawCurve(canvas, rows) {
   ctx.strokeStyle = "#dfe2e5"; ctx.strokeRect(0.5, 0.5, W - 1, H - 1);
   const values = rows.flatMap(r => [r[1], r[2]]).filter(v => v !== null);
   if (rows.length < 2 || !values.length) return;
-  const top = Math.max(...values) || 1, last = rows.length - 1;
+  const top = values.reduce((a, b) => Math.max(a, b), 0) || 1, last = rows.length - 1;
+  const every = Math.ceil(rows.length / W);  // at most one point per pixel, however long the run
   for (const [col, color] of [[1, "#9aa0a6"], [2, "#183d4e"]]) {
     ctx.beginPath(); ctx.strokeStyle = color; ctx.lineWidth = 1.5;
-    rows.forEach((r, i) => {
-      const x = 2 + i / last * (W - 4), y = H - 3 - (r[col] ?? top) / top * (H - 8);
+    for (let i = 0; i <= last; i = i === last ? last + 1 : Math.min(i + every, last)) {
+      const x = 2 + i / last * (W - 4), y = H - 3 - (rows[i][col] ?? top) / top * (H - 8);
       i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-    });
+    }
     ctx.stroke();
   }
   ctx.fillStyle = "#6a717a"; ctx.font = "10px sans-serif";
