@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench install data clean
+.PHONY: demo test bench install data browser clean
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
-	$(BIN)/python -m pip install -q -e ".[cli,sklearn,lbfgs,mpi,onnx,dev]"
+	$(BIN)/python -m pip install -q -e ".[cli,sklearn,lbfgs,mpi,onnx,playground,dev]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -24,10 +24,17 @@ data:
 	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
 	  else echo "note: cannot install dataset-fashion-mnist (not root); see docs/datasets.md"; fi; }
 
+# Debian's chromium, which the playground's browser tests drive headless (they skip, saying so, without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
+	  else echo "note: cannot install chromium (not root): the playground's browser tests will skip"; fi; }
+
 demo: $(STAMP)
 	$(BIN)/vecprop train --data digits --hidden 128,64 --dropout 0.1 --schedule cosine --lr 0.003 --epochs 30 --out runs/demo
 
-test: $(STAMP) data
+test: $(STAMP) data browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) data

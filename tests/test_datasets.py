@@ -625,3 +625,18 @@ def test_label_encoder_round_trip_and_unseen():
     np.testing.assert_array_equal(enc.inverse_transform(codes), ["c", "a"])
     with pytest.raises(ValueError, match="label 'z' was not seen"):
         enc.transform(["z"])
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_synthetic_noise_scales_the_noise_and_defaults_to_the_usual(name):
+    def points(**kw):  # X and y side by side: sine's noise is in y, the others' in X
+        ds = getattr(synthetic, name)(seed=1, n_samples=30, **kw)
+        return np.column_stack([ds.X, ds.y])
+
+    usual = points()
+    np.testing.assert_array_equal(points(noise=synthetic.NOISE[name]), usual)
+    assert not np.array_equal(points(noise=2 * synthetic.NOISE[name]), usual)
+    make = getattr(synthetic, name)
+    for bad in (-0.1, float("nan"), True):
+        with pytest.raises(ValueError, match=f"{name}: noise must be a finite number >= 0"):
+            make(seed=1, n_samples=30, noise=bad)

@@ -21,7 +21,8 @@ class Cache:
     ``A[0]`` is X; ``Z[0]``, ``dZ[0]`` and ``dA[0]`` are None (the input has no Z, and nothing
     reads the input's gradient, so it is never computed). ``M[l]`` is layer l's dropout mask
     (None without dropout); then ``A[l] = alpha(Z[l]) * M[l]`` and ``alpha_Z[l]`` keeps
-    ``alpha(Z[l])`` for (C). ``dA[L]`` is None when the output layer is fused with its loss.
+    ``alpha(Z[l])`` for (C). ``dA[L]`` is None when the output layer is fused with its loss
+    (``backward(Y, fused=False)`` computes and keeps it).
     """
 
     A: list[np.ndarray | None] = field(default_factory=list)
@@ -183,11 +184,17 @@ class Network:
         return Y
 
     # ---- backward (A)-(D) -------------------------------------------------------------
-    def backward(self, Y: np.ndarray, *, l2: float = 0.0) -> Params:
+    def backward(self, Y: np.ndarray, *, l2: float = 0.0, fused: bool = True) -> Params:
         """dTheta[l], db[l] for l = 1..L from the last forward pass; dZ[l], dA[l] kept in the cache.
 
         Like the derivation, dA and dZ are per-example derivatives (dA[L] = err', eq. 5) and
         the 1/m of eq. 2 enters in (A) and (B).
+
+        ``fused=False`` is for seeing the derivation, not for training: when the output and the
+        loss fuse (``self.fused``), it still computes (5) ``dA[L] = err'{A[L], Y}`` and then (C)
+        through the output activation (softmax's Jacobian-vector product), keeping ``dA[L]`` in
+        the cache. The result equals the fused ``A[L] - Y`` to rounding, but (5) divides by A[L]
+        (and 1 - A[L]), so saturated outputs give inf or NaN where the fused form stays exact.
         """
         c, L = self.cache, self.L
         if not c.Z:
@@ -196,13 +203,14 @@ class Network:
         Y = self._targets(Y, m)
         c.dZ, c.dA = [None] * (L + 1), [None] * (L + 1)
         grads: Params = [None] * L  # type: ignore[list-item]
-        if self.fused:
+        shortcut = self.fused and fused
+        if shortcut:
             dZ = c.A[L] - Y  # (C) fused with the loss: dA[L] * alpha'(Z[L]) = A[L] - Y
         else:
             dA = self.loss.derivative(c.A[L], Y)  # (5) dA[L] = err'{A[L], Y}
         for l in range(L, 0, -1):
             Theta, _ = self.params[l - 1]
-            if l < L or not self.fused:
+            if l < L or not shortcut:
                 c.dA[l] = dA
                 if c.M[l] is not None:
                     dA = dA * c.M[l]  # dropout: only kept units pass gradient, with their scale
@@ -217,10 +225,14 @@ class Network:
                 dA = Theta.T @ dZ  # (D) dA[l-1] = Theta[l]^T dZ[l]                (n_{l-1}, m)
         return grads
 
-    def gradients(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, **forward_kwargs: Any) -> Params:
-        """Forward then backward: the list of (dTheta[l], db[l]), same shapes as ``params``."""
+    def gradients(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, fused: bool = True,
+                  **forward_kwargs: Any) -> Params:
+        """Forward then backward: the list of (dTheta[l], db[l]), same shapes as ``params``.
+
+        ``fused=False`` computes (5) and (C) separately at the output (see ``backward``).
+        """
         self.forward(X, **forward_kwargs)
-        return self.backward(Y, l2=l2)
+        return self.backward(Y, l2=l2, fused=fused)
 
     def flatten(self, grads: Params, out: np.ndarray | None = None) -> np.ndarray:
         """Pack (dTheta, db) pairs into one vector laid out like ``flat``."""

@@ -19,18 +19,20 @@ start here:
   vecprop datasets                                   what --data accepts
   vecprop train --data digits --hidden 128           train, then look in runs/
   vecprop explain --layers 64,128,10                 the equations with shapes, FLOPs, memory
+  vecprop playground                                 watch (1) and (A)-(D) train, in the browser
 run `vecprop COMMAND --help` for a command's options; docs/cli.md has the details."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import datasets_cmd, evaluate, explain, export_cmd, fetch_cmd, gradcheck_cmd, predict, train
+    from . import datasets_cmd, evaluate, explain, export_cmd, fetch_cmd, gradcheck_cmd, playground_cmd, predict, train
 
     parser = argparse.ArgumentParser(prog="vecprop", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"vecprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (train, evaluate, predict, export_cmd, gradcheck_cmd, explain, datasets_cmd, fetch_cmd):
+    for module in (train, evaluate, predict, export_cmd, gradcheck_cmd, explain, datasets_cmd, fetch_cmd,
+                   playground_cmd):
         module.add_parser(sub)
     return parser
 
@@ -50,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         print("vecprop: error: choose a command (train, evaluate, predict, export, gradcheck, explain, datasets, "
-              "fetch); see vecprop --help", file=sys.stderr)
+              "fetch, playground); see vecprop --help", file=sys.stderr)
         return EXIT_USER
     try:
         return int(args.run(args))

@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> None:
                     "concrete shape of each matrix, its FLOPs and its memory.",
         epilog="examples:\n  vecprop explain --layers 784,128,10\n"
                "  vecprop explain --layers 2,16,16,1 --activations tanh,tanh,sigmoid --batch 32\n"
-               "  vecprop explain --layers 784,256,128,10 --batch 128 --examples 60000",
+               "  vecprop explain --layers 784,256,128,10 --batch 128 --examples 60000\n"
+               "  vecprop explain --layers 2,3,1 --activations tanh --numbers",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layers", type=C.int_list, required=True, metavar="N0,...,NL",
                    help="layer sizes n_0 (inputs), n_1, ..., n_L (outputs)")
@@ -34,9 +35,15 @@ def add_parser(sub: Any) -> None:
                    help="one name for every hidden layer, or L names (default relu, output from --loss)")
     p.add_argument("--loss", metavar="NAME",
                    help="default cross_entropy (softmax output) for n_L > 1, binary_cross_entropy (sigmoid) for 1")
-    p.add_argument("--batch", type=int, default=64, metavar="M", help="examples per mini-batch m (default 64)")
+    p.add_argument("--batch", type=int, metavar="M",
+                   help="examples per mini-batch m (default 64; with --numbers 3)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32")
     p.add_argument("--examples", type=int, metavar="N", help="also total one epoch over N examples")
+    p.add_argument("--numbers", action="store_true",
+                   help="instead, work one update through with numbers on random data: every matrix of "
+                        "(1), (2), (5), (C), (A), (B), (D), a gradient check and one SGD step (small networks)")
+    p.add_argument("--seed", type=int, default=0, help="with --numbers: seeds the weights and the data (default 0)")
+    p.add_argument("--lr", type=float, default=0.1, help="with --numbers: the SGD step's learning rate (default 0.1)")
     p.set_defaults(run=run)
 
 
@@ -157,13 +164,12 @@ def _print_steps(steps: list[Step]) -> None:
             print(textwrap.fill(s.note, width=104, initial_indent=" " * 6 + "- ", subsequent_indent=" " * 8))
 
 
-def run(args: argparse.Namespace) -> int:
+def network_spec(args: argparse.Namespace) -> tuple[list[int], list[Any], Any]:
+    """--layers, --activations, --loss as sizes, L activations and the loss (the output follows the loss)."""
     sizes = list(args.layers)
     if len(sizes) < 2:
         raise UserError(f"--layers needs at least n_0,n_L (two sizes); got {sizes}")
-    if args.batch < 1:
-        raise UserError(f"--batch must be >= 1; got {args.batch}")
-    L, m, item = len(sizes) - 1, args.batch, np.dtype(args.dtype).itemsize
+    L = len(sizes) - 1
     loss_name = args.loss or ("cross_entropy" if sizes[-1] > 1 else "binary_cross_entropy")
     default_out = C.TASK_DEFAULTS["multiclass" if loss_name == "cross_entropy" else
                                   "binary" if loss_name == "binary_cross_entropy" else "regression"][0]
@@ -175,8 +181,20 @@ def run(args: argparse.Namespace) -> int:
     if len(names) != L:
         raise UserError(f"--activations needs 1, L-1={L - 1} or L={L} names for {L} layers; got {len(names)}")
     with user_errors("explain"):
-        acts = [get_activation(n) for n in names]
-        loss = get_loss(loss_name)
+        return sizes, [get_activation(n) for n in names], get_loss(loss_name)
+
+
+def run(args: argparse.Namespace) -> int:
+    sizes, acts, loss = network_spec(args)
+    if args.numbers:
+        from .explain_numbers import run_numbers
+
+        return run_numbers(sizes, acts, loss, args)
+    if args.batch is None:
+        args.batch = 64
+    if args.batch < 1:
+        raise UserError(f"--batch must be >= 1; got {args.batch}")
+    L, m, item = len(sizes) - 1, args.batch, np.dtype(args.dtype).itemsize
 
     print(f"A {L}-layer network {' -> '.join(map(str, sizes))} on a mini-batch of m = {m} examples, "
           f"{args.dtype} ({item} bytes per number)")

@@ -1,9 +1,12 @@
-"""Small seeded 2-D (and 1-D) toy sets, generated locally with numpy."""
+"""Small seeded 2-D (and 1-D) toy sets, generated locally with numpy; ``noise`` scales their noise."""
 from __future__ import annotations
 
 import numpy as np
 
 from .dataset import Dataset, Spec
+
+NOISE = {"xor": 0.3, "moons": 0.1, "circles": 0.08, "spirals": 0.2, "blobs": 1.0, "sine": 0.1}
+"""Each set's default noise: the standard deviation of its Gaussian noise (spirals: of the angle, in radians)."""
 
 _SOURCE = "generated locally by vecprop.datasets.synthetic.{} with numpy.random.default_rng(seed={})"
 
@@ -14,6 +17,16 @@ def _counts(n_samples: int | None, default: int, n_classes: int, name: str) -> l
     if n_samples < n_classes:
         raise ValueError(f"{name}: n_samples must be >= {n_classes} (one per group); got {n_samples}")
     return [n_samples // n_classes + (c < n_samples % n_classes) for c in range(n_classes)]
+
+
+def _noise(noise: float | None, default: float, name: str) -> float:
+    """The noise scale: ``default`` when None, else a finite number >= 0."""
+    if noise is None:
+        return default
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"{name}: noise must be a finite number >= 0; got {noise!r}")
+    return float(noise)
 
 
 def _classes(name: str, seed: int, rng: np.random.Generator, parts: list[np.ndarray],
@@ -27,66 +40,72 @@ def _classes(name: str, seed: int, rng: np.random.Generator, parts: list[np.ndar
                    source=_SOURCE.format(name, seed))
 
 
-def xor(seed: int = 0, n_samples: int | None = None) -> Dataset:
-    """Four noisy clusters at (+-1, +-1); class 1 where the signs differ. X (400, 2) by default."""
+def xor(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
+    """Four clusters at (+-1, +-1), Gaussian noise 0.3; class 1 where the signs differ. X (400, 2) by default."""
     rng = np.random.default_rng(seed)
     counts = _counts(n_samples, 400, 4, "xor")
+    sd = _noise(noise, NOISE["xor"], "xor")
     centres = np.array([[-1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [1.0, -1.0]])
-    clouds = [c + 0.3 * rng.standard_normal((k, 2)) for c, k in zip(centres, counts)]
+    clouds = [c + sd * rng.standard_normal((k, 2)) for c, k in zip(centres, counts)]
     parts = [np.concatenate(clouds[:2]), np.concatenate(clouds[2:])]
     return _classes("xor", seed, rng, parts, ("0", "1"))
 
 
-def moons(seed: int = 0, n_samples: int | None = None) -> Dataset:
+def moons(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """Two interleaving half circles with Gaussian noise 0.1. X (500, 2) by default."""
     rng = np.random.default_rng(seed)
     n0, n1 = _counts(n_samples, 500, 2, "moons")
+    sd = _noise(noise, NOISE["moons"], "moons")
     t0, t1 = rng.uniform(0.0, np.pi, n0), rng.uniform(0.0, np.pi, n1)
     upper = np.column_stack([np.cos(t0), np.sin(t0)])
     lower = np.column_stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)])
-    parts = [p + 0.1 * rng.standard_normal(p.shape) for p in (upper, lower)]
+    parts = [p + sd * rng.standard_normal(p.shape) for p in (upper, lower)]
     return _classes("moons", seed, rng, parts, ("0", "1"))
 
 
-def circles(seed: int = 0, n_samples: int | None = None) -> Dataset:
+def circles(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """A ring of radius 1 (class 0) around one of radius 0.5 (class 1), noise 0.08. X (500, 2)."""
     rng = np.random.default_rng(seed)
     counts = _counts(n_samples, 500, 2, "circles")
+    sd = _noise(noise, NOISE["circles"], "circles")
     parts = []
     for radius, k in zip((1.0, 0.5), counts):
         t = rng.uniform(0.0, 2.0 * np.pi, k)
         ring = radius * np.column_stack([np.cos(t), np.sin(t)])
-        parts.append(ring + 0.08 * rng.standard_normal(ring.shape))
+        parts.append(ring + sd * rng.standard_normal(ring.shape))
     return _classes("circles", seed, rng, parts, ("0", "1"))
 
 
-def spirals(seed: int = 0, n_samples: int | None = None) -> Dataset:
-    """Three interleaved spiral arms, one per class. X (600, 2) by default."""
+def spirals(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
+    """Three interleaved spiral arms, one per class, angle noise 0.2 radians. X (600, 2) by default."""
     rng = np.random.default_rng(seed)
+    sd = _noise(noise, NOISE["spirals"], "spirals")
     parts = []
     for c, k in enumerate(_counts(n_samples, 600, 3, "spirals")):
         r = rng.uniform(0.05, 1.0, k)
-        angle = 4.0 * r + 2.0 * np.pi * c / 3 + 0.2 * rng.standard_normal(k)
+        angle = 4.0 * r + 2.0 * np.pi * c / 3 + sd * rng.standard_normal(k)
         parts.append(r[:, None] * np.column_stack([np.cos(angle), np.sin(angle)]))
     return _classes("spirals", seed, rng, parts, ("0", "1", "2"))
 
 
-def blobs(seed: int = 0, n_samples: int | None = None) -> Dataset:
+def blobs(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """Three isotropic Gaussian blobs (sd 1) with centres 3 apart from the origin. X (450, 2)."""
     rng = np.random.default_rng(seed)
+    sd = _noise(noise, NOISE["blobs"], "blobs")
     angles = np.pi / 2 + 2.0 * np.pi * np.arange(3) / 3
     centres = 3.0 * np.column_stack([np.cos(angles), np.sin(angles)])
     counts = _counts(n_samples, 450, 3, "blobs")
-    parts = [c + rng.standard_normal((k, 2)) for c, k in zip(centres, counts)]
+    parts = [c + sd * rng.standard_normal((k, 2)) for c, k in zip(centres, counts)]
     return _classes("blobs", seed, rng, parts, ("0", "1", "2"))
 
 
-def sine(seed: int = 0, n_samples: int | None = None) -> Dataset:
+def sine(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """1-D regression: y = sin(x) + 0.1 noise, x uniform on [-pi, pi]. X (300, 1), y (300,)."""
     rng = np.random.default_rng(seed)
     (m,) = _counts(n_samples, 300, 1, "sine")
+    sd = _noise(noise, NOISE["sine"], "sine")
     x = rng.uniform(-np.pi, np.pi, m)
-    y = np.sin(x) + 0.1 * rng.standard_normal(m)
+    y = np.sin(x) + sd * rng.standard_normal(m)
     return Dataset(X=x[:, None], y=y, task="regression", classes=None, feature_names=("x",),
                    name="sine", source=_SOURCE.format("sine", seed))
 
