@@ -230,11 +230,15 @@ def test_export_loads_with_vecprop_and_predicts_like_the_session(tmp_path):
     s.train(30, 10.0)
     path = tmp_path / "model.npz"
     path.write_bytes(export_model(s))
-    net, extra, _ = vp.io.load_with_extras(path)
-    assert extra["feature_names"] == ["x1", "x2", "x1_x2"] and extra["classes"] == ["0", "1", "2"]
-    assert extra["task"] == "multiclass" and extra["playground"]["steps"] == 30
-    X = features(s.test_set.P, extra["feature_names"])  # the features recomputed from the raw points
-    np.testing.assert_array_equal(vp.predict(net, X), vp.predict(s.net, s.X_test))
+    model = vp.load_model(path)  # the raw points in, the session's classes out: the features are in the file
+    assert model.feature_names == ("x1", "x2") and model.classes == (0, 1, 2) and model.task == "multiclass"
+    assert model.provenance["playground"]["steps"] == 30 and model.network.sizes[0] == 3
+    np.testing.assert_allclose(model.predict_proba(s.test_set.P.T), vp.predict(s.net, s.X_test).T, rtol=1e-12)
+    np.testing.assert_array_equal(model.inputs(s.test_set.P.T), features(s.test_set.P, ("x1", "x2", "x1_x2")))
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(export_model(s, "onnx"), providers=["CPUExecutionProvider"])
+    (labels,) = session.run(["label"], {"X": s.test_set.P.T.astype(np.float32)})
+    assert labels.tolist() == model.predict(s.test_set.P.T).tolist()
 
 
 # ---- the session store ----------------------------------------------------------------------------

@@ -204,8 +204,9 @@ def test_an_export_loads_with_vecprop(page, tmp_path):
         page.click("[data-testid=export]")
     path = tmp_path / "model.npz"
     info.value.save_as(path)
-    net, extra, _ = vp.io.load_with_extras(path)
-    assert net.sizes == (2, 2, 1) and extra["feature_names"] == ["x1_sq", "x2_sq"]
+    model = vp.load_model(path)
+    assert model.network.sizes == (2, 2, 1) and model.feature_names == ("x1", "x2")  # raw points in
+    assert model.preprocessing.features == (("square", (0,)), ("square", (1,)))   # x1^2, x2^2 computed inside
     assert info.value.suggested_filename == "playground-circles-epoch0.npz"
 
 

@@ -100,11 +100,26 @@ def _preprocess(g: _Graph, X: str, pre: Any) -> str:
     if any(f is not None for f in fills):
         F = g.const("fill", [np.nan if f is None else f for f in fills])
         X = g.op("Where", [g.op("IsNaN", [X]), F, X], "filled")
+    if pre.features:
+        X = _derived(g, X, pre.features)
     if pre.scaler is None:
         return X
     shift, scale = ((pre.scaler.mean_, pre.scaler.std_) if isinstance(pre.scaler, Standardizer)
                     else (pre.scaler.min_, pre.scaler.range_))
     return g.op("Div", [g.op("Sub", [X, g.const("shift", shift)]), g.const("scale", scale)], "scaled")
+
+
+def _derived(g: _Graph, X: str, terms: tuple[tuple[str, tuple[int, ...]], ...]) -> str:
+    """One (batch, 1) column per derived input: x_j, x_j^2, sin x_j, x_j x_k; then concatenated."""
+    def col(j: int) -> str:
+        return g.op("Gather", [X, g.const("col", [j], np.int64)], axis=1)
+
+    parts = []
+    for op, of in terms:
+        x = col(of[0])
+        parts.append(x if op == "x" else g.op("Mul", [x, x]) if op == "square" else g.op("Sin", [x]) if op == "sin"
+                     else g.op("Mul", [x, col(of[1])]))
+    return g.op("Concat", parts, "features", axis=1)
 
 
 def _activation(g: _Graph, act: Any, Z: str, l: int) -> str:

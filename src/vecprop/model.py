@@ -277,6 +277,15 @@ class Model:
         return f"Model({', '.join(parts)})"
 
 
+def natural_classes(names: Sequence[str] | None) -> list[Any] | None:
+    """Class names read as text (a data set's, a CSV's) in the user's own values: "7" is the integer 7."""
+    if names is None:
+        return None
+    if all(c.lstrip("-").isdigit() and str(int(c)) == c for c in names):
+        return [int(c) for c in names]
+    return list(names)
+
+
 def load_model(path: str | os.PathLike) -> Model:
     """Read any vecprop model file as a Model: files of ``Model.save``, ``vecprop train``, the
     scikit-learn estimators' ``save``, ``vecprop.save`` and vecprop 0.1 (format version 1).

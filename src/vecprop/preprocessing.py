@@ -13,6 +13,8 @@ from .datasets.scaling import MinMaxScaler, Standardizer, scaler_from_dict
 Scaler = Standardizer | MinMaxScaler
 KINDS = ("numeric", "categorical")
 UNKNOWN_CATEGORY = ("error", "ignore")
+TERMS = {"x": 1, "square": 1, "sin": 1, "product": 2}
+"""Derived inputs and how many raw columns each reads: x_j, x_j^2, sin x_j, x_j x_k."""
 
 
 class FeatureWarning(UserWarning):
@@ -46,10 +48,16 @@ class Preprocessor:
     in the stored category order; the numeric columns are scaled by ``scaler`` (one-hot columns
     stay 0/1). The network's inputs are the columns in order: a numeric column is one input, a
     categorical column one input per category.
+
+    ``features`` (numeric columns only) derives the inputs instead: each is a term
+    ``(op, (j,))`` or ``("product", (j, k))`` of the raw columns, with op "x" (the column
+    itself), "square", "sin" or "product"; the scaler then applies to those derived inputs.
+    The playground's x1^2, x1 x2, sin x1 are such terms.
     """
 
     def __init__(self, columns: Sequence[Column], scaler: Scaler | None = None,
-                 unknown_category: str = "error") -> None:
+                 unknown_category: str = "error",
+                 features: Sequence[tuple[str, Sequence[int]]] | None = None) -> None:
         self.columns = tuple(columns)
         if not self.columns:
             raise ValueError("a Preprocessor needs at least one input column")
@@ -57,10 +65,13 @@ class Preprocessor:
             _check_column(j, c)
         if unknown_category not in UNKNOWN_CATEGORY:
             raise ValueError(f"unknown_category must be one of {UNKNOWN_CATEGORY}; got {unknown_category!r}")
-        n_numeric = sum(c.kind == "numeric" for c in self.columns)
-        if scaler is not None and _scaler_width(scaler) != n_numeric:
+        self.features = None if features is None else tuple((op, tuple(of)) for op, of in features)
+        if self.features is not None:
+            _check_terms(self.features, self.columns)
+        n_scaled = len(self.features) if self.features else sum(c.kind == "numeric" for c in self.columns)
+        if scaler is not None and _scaler_width(scaler) != n_scaled:
             raise ValueError(f"the scaler was fitted on {_scaler_width(scaler)} features, but there are "
-                             f"{n_numeric} numeric input columns")
+                             f"{n_scaled} numeric inputs to scale")
         self.scaler, self.unknown_category = scaler, unknown_category
 
     @classmethod
@@ -75,7 +86,7 @@ class Preprocessor:
     @property
     def n_0(self) -> int:
         """The network's input size n_0."""
-        return sum(c.width for c in self.columns)
+        return len(self.features) if self.features else sum(c.width for c in self.columns)
 
     @property
     def numeric_only(self) -> bool:
@@ -87,6 +98,8 @@ class Preprocessor:
         label = (lambda j: repr(names[j])) if names else (lambda j: str(j))  # noqa: E731
         num = numbers(rows[:, numeric] if not self.numeric_only else rows,
                       [(label(j), self.columns[j].fill) for j in numeric], source)
+        if self.features:
+            num = derive(num, self.features)
         if self.scaler is not None and num.shape[1]:
             num = self.scaler.transform(num)
         if self.numeric_only:
@@ -118,6 +131,7 @@ class Preprocessor:
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": [c.to_dict() for c in self.columns],
+                "features": None if self.features is None else [{"op": op, "of": list(of)} for op, of in self.features],
                 "scaler": None if self.scaler is None else self.scaler.to_dict(),
                 "unknown_category": self.unknown_category}
 
@@ -133,7 +147,8 @@ class Preprocessor:
                     raise ValueError(f"the input scaler's {key} holds a non-finite value")
             if (scaler.std_ if isinstance(scaler, Standardizer) else scaler.range_).min(initial=1.0) <= 0:
                 raise ValueError("the input scaler divides by a value <= 0")
-        return cls(cols, scaler, d["unknown_category"])
+        terms = None if d["features"] is None else [(t["op"], t["of"]) for t in d["features"]]
+        return cls(cols, scaler, d["unknown_category"], terms)
 
     def __repr__(self) -> str:
         scaler = "none" if self.scaler is None else self.scaler.kind
@@ -202,6 +217,27 @@ def numbers(rows: np.ndarray, cols: Sequence[tuple[str, float | None]], source: 
         fix = "" if inf.size or fill is not None else "; the model has no fill value for this column"
         raise ValueError(f"{source}: column {label}, row {i}: the value is {what}{fix}")
     return X
+
+
+def derive(X: np.ndarray, terms: Sequence[tuple[str, Sequence[int]]]) -> np.ndarray:
+    """The derived inputs (m, len(terms)) of numeric raw rows X (m, n_raw)."""
+    out = np.empty((X.shape[0], len(terms)))
+    for k, (op, of) in enumerate(terms):
+        x = X[:, of[0]]
+        out[:, k] = x if op == "x" else x * x if op == "square" else np.sin(x) if op == "sin" else x * X[:, of[1]]
+    return out
+
+
+def _check_terms(terms: tuple[tuple[str, tuple[int, ...]], ...], columns: tuple[Column, ...]) -> None:
+    if not terms:
+        raise ValueError("features must list at least one derived input (or be None)")
+    if any(c.kind != "numeric" for c in columns):
+        raise ValueError("derived features read numeric columns only")
+    for op, of in terms:
+        if op not in TERMS or len(of) != TERMS[op] or not all(
+                isinstance(j, int) and not isinstance(j, bool) and 0 <= j < len(columns) for j in of):
+            raise ValueError(f"feature term {(op, list(of))} must be one of {sorted(TERMS)} over "
+                             f"{'one column' if TERMS.get(op, 1) == 1 else 'two columns'} in 0..{len(columns) - 1}")
 
 
 def _check_column(j: int, c: Column) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from .. import __version__
 from ..datasets import Dataset
 from ..metrics import r2
-from ..model import Model
+from ..model import Model, natural_classes
 from ..network import Network
 from ..training import predict
 from . import config as C
@@ -20,22 +20,13 @@ from .prepare import Prepared
 
 def build_model(net: Network, prep: Prepared, ds: Dataset, provenance: dict[str, Any]) -> Model:
     """The run's Model: the network with the scaler fitted on the training rows, classes, names."""
-    return Model(net, task=ds.task, classes=model_classes(ds.classes), feature_names=ds.feature_names,
+    return Model(net, task=ds.task, classes=natural_classes(ds.classes), feature_names=ds.feature_names,
                  preprocessing=prep.preprocessor, target_scaler=prep.target_scaler, provenance=provenance)
-
-
-def model_classes(classes: tuple[str, ...] | None) -> list[Any] | None:
-    """Class labels in the user's own values: integers stay integers ("7" read from a file is 7)."""
-    if classes is None:
-        return None
-    if all(c.lstrip("-").isdigit() and str(int(c)) == c for c in classes):
-        return [int(c) for c in classes]
-    return list(classes)
 
 
 def answers(ds: Dataset, y: np.ndarray) -> np.ndarray:
     """Targets in the user's terms: label values for classes (codes -> names), values for regression."""
-    return y if ds.classes is None else np.asarray(model_classes(ds.classes), dtype=object)[y]
+    return y if ds.classes is None else np.asarray(natural_classes(ds.classes), dtype=object)[y]
 
 
 def final_metrics(model: Model, prep: Prepared, ds: Dataset) -> dict[str, Any]:

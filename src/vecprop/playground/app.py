@@ -45,7 +45,7 @@ class Playground:
             if name == "gradcheck":
                 return {"rows": session.check_gradients()}
             if name == "export":
-                return export_model(session)
+                return export_model(session, _field(body, "format", str, "npz"))
             self.actions[name](session, body)
             # the step list changes with the network, the optimizer, L2 and (5)/(C) fused or not
             return self._frame(session, body, with_steps=name in ("setup", "upload") or bool(body.get("with_steps")))

@@ -1,34 +1,42 @@
-"""Export a playground's trained network as a vecprop model file: the one place the format is chosen."""
+"""Export a playground's trained network as a vecprop Model (a model file, or ONNX): the one place it is built."""
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from ..io import save
+from ..model import Model, natural_classes
+from ..preprocessing import Column, Preprocessor
 from .session import Session
 
+TERMS = {"x1": ("x", (0,)), "x2": ("x", (1,)), "x1_sq": ("square", (0,)), "x2_sq": ("square", (1,)),
+         "x1_x2": ("product", (0, 1)), "sin_x1": ("sin", (0,)), "sin_x2": ("sin", (1,))}
+"""The playground's input features as the model file's derived-input terms of the raw (x1, x2)."""
 
-def export_model(session: Session) -> bytes:
-    """The session's network as a ``vecprop-model`` file (format 1, ``vecprop.load`` reads it), as bytes.
 
-    The inputs are the playground's features of the raw point (x1, x2), so ``extra`` records
-    their names in X's row order; ``vecprop.playground.features.features(P, names)`` recomputes
-    them. Switch point: once ``vecprop.Model`` (issue 11) lands, build a Model here (network,
-    feature names, task, classes) and return ``Model.save``'s bytes, and offer ``Model.to_onnx``
-    beside it; nothing else in the playground writes model files.
-    """
-    s = session.setup
-    extra = {
-        "task": session.points.task,
-        "classes": None if session.points.classes is None else list(session.points.classes),
-        "feature_names": list(s.features),
-        "scaler": None,
-        "target_scaler": None,
-        "data": f"playground {s.data}",
-        "raw_inputs": ["x1", "x2"],
-        "features": "X = vecprop.playground.features.features(P, feature_names), P = raw (x1, x2) columns (2, m)",
-        "playground": {"setup": s.to_query(), "epoch": session.epoch, "steps": session.n_steps},
-    }
+def model_of(session: Session) -> Model:
+    """The session's network with its input features recorded as preprocessing: the Model takes raw
+    points (x1, x2) as rows, computes the features the network was trained on, and answers with the
+    session's classes (or values)."""
+    s, points = session.setup, session.points
+    pre = Preprocessor([Column(), Column()], features=[TERMS[name] for name in s.features])
+    return Model(session.net, task=points.task, classes=natural_classes(points.classes), feature_names=["x1", "x2"],
+                 preprocessing=pre, provenance={"data": {"name": f"playground {s.data}"},
+                                                "playground": {"setup": s.to_query(), "epoch": session.epoch,
+                                                               "steps": session.n_steps}})
+
+
+def export_model(session: Session, fmt: str = "npz") -> bytes:
+    """The session's Model as the bytes of a vecprop model file (``fmt="npz"``) or an ONNX graph ("onnx")."""
+    if fmt not in ("npz", "onnx"):
+        raise ValueError(f"format must be 'npz' or 'onnx'; got {fmt!r:.40}")
+    model = model_of(session)
     with tempfile.TemporaryDirectory(prefix="vecprop-playground-") as folder:
-        path = save(session.net, Path(folder) / "model.npz", extra=extra)
+        path = Path(folder) / f"model.{fmt}"
+        if fmt == "npz":
+            model.save(path)
+        else:
+            try:
+                model.to_onnx(path)
+            except ImportError as err:  # the server lacks the onnx extra: say so on the page
+                raise ValueError(str(err)) from None
         return path.read_bytes()

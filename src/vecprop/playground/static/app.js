@@ -222,16 +222,18 @@ $("csv").onchange = async () => {
       + "They live in this tab only: a link does not carry them.", "info");
   }
 };
-$("export").onclick = async () => {
+async function download(format) {
   try {
-    const blob = await post("export", { session: state.session });
+    const blob = await post("export", { session: state.session, format });
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
-    a.download = `playground-${state.frame.setup.data}-epoch${state.frame.epoch}.npz`;
+    a.download = `playground-${state.frame.setup.data}-epoch${state.frame.epoch}.${format}`;
     document.body.append(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   } catch (err) { banner(err.message); }
-};
+}
+$("export").onclick = () => download("npz");
+$("export-onnx").onclick = () => download("onnx");
 $("copy-link").onclick = async () => {
   try { await navigator.clipboard.writeText(location.href); banner("The link to this setup is copied.", "info"); }
   catch { banner(`The link to this setup: ${location.href}`, "info"); }
