@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..activations import get_activation
-from ..losses import get_loss, is_fused
+from ..losses import get_loss, is_fused, output_activation
 from . import config as C
 from .errors import UserError, user_errors
 
@@ -164,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise UserError(f"--batch must be >= 1; got {args.batch}")
     L, m, item = len(sizes) - 1, args.batch, np.dtype(args.dtype).itemsize
-    loss_name = args.loss or ("cross_entropy" if sizes[-1] > 1 else "binary_cross_entropy")
-    default_out = C.TASK_DEFAULTS["multiclass" if loss_name == "cross_entropy" else
-                                  "binary" if loss_name == "binary_cross_entropy" else "regression"][0]
+    with user_errors("explain"):
+        loss = get_loss(args.loss or ("cross_entropy" if sizes[-1] > 1 else "binary_cross_entropy"))
+    default_out = output_activation(loss)
     names = list(args.activations or ("relu",))
     if len(names) == 1:
         names = names * (L - 1) + [default_out]
@@ -176,7 +176,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--activations needs 1, L-1={L - 1} or L={L} names for {L} layers; got {len(names)}")
     with user_errors("explain"):
         acts = [get_activation(n) for n in names]
-        loss = get_loss(loss_name)
 
     print(f"A {L}-layer network {' -> '.join(map(str, sizes))} on a mini-batch of m = {m} examples, "
           f"{args.dtype} ({item} bytes per number)")

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets import Dataset, MinMaxScaler, Standardizer, scaler_from_dict
+from ..metrics import labels
 from .errors import UserError, user_errors
 
 Scaler = Standardizer | MinMaxScaler
@@ -175,8 +176,8 @@ class ModelInfo:
             return {"value": rows}
         if A_L.shape[0] == 1:
             p = A_L[0]
-            return {"label": (p >= 0.5).astype(np.int64), "proba": np.column_stack([1 - p, p])}
-        return {"label": A_L.argmax(axis=0), "proba": A_L.T}
+            return {"label": labels(A_L, "binary").astype(np.int64), "proba": np.column_stack([1 - p, p])}
+        return {"label": labels(A_L, "multiclass"), "proba": A_L.T}
 
 
 def forward_rows(net: Any, X_rows: np.ndarray, scaler: Scaler | None) -> np.ndarray:
