@@ -222,3 +222,11 @@ def test_lbfgs_refuses_what_only_step_optimizers_do(arg):
     with pytest.raises(ValueError, match=f"L-BFGS trains full-batch in one process and takes no {next(iter(arg))}"):
         fit(net, X, Y, optimizer="lbfgs", **arg)
 
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_validation_must_be_a_pair_or_a_triple(optimizer):
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy")
+    with pytest.raises(ValueError, match=r"validation must be a pair \(X_val, Y_val\) or a triple"):
+        fit(net, X, Y, optimizer=optimizer, validation=(X,))

@@ -71,3 +71,12 @@ def checked_set(net: Network, X: Any, Y: Any, sample_weight: Any = None,
     w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[1], net.dtype,
                                                                name=f"{name}sample_weight".strip())
     return X, Y, w
+
+
+def checked_validation(net: Network, validation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """``fit``'s ``validation``, (X_val, Y_val) or (X_val, Y_val, sample_weight), checked like the training set."""
+    if validation is None:
+        return None
+    if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
+        raise ValueError("validation must be a pair (X_val, Y_val) or a triple (X_val, Y_val, sample_weight)")
+    return checked_set(net, *validation, name="validation ")

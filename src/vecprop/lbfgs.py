@@ -13,7 +13,7 @@ import numpy as np
 from ._checks import check_int, check_real
 from .callbacks import Callback, CallbackList, History, TrainState
 from .engines import make_engine
-from .inference import checked_set, outputs, set_logs
+from .inference import checked_set, checked_validation, outputs, set_logs
 from .metrics import evaluate, task_of
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str =
     if not isinstance(lbfgs, LBFGS):
         raise TypeError(f"lbfgs must be an LBFGS or 'lbfgs'; got {lbfgs!r}")
     X, Y, w = checked_set(net, X, Y, sample_weight)
-    val = None if validation is None else checked_set(net, *validation, name="validation ")
+    val = checked_validation(net, validation)
     path, grad, task = make_engine(net, engine), np.empty_like(net.flat), task_of(net.loss, net.sizes[-1])
     cbs = CallbackList([History(), *callbacks])
     state = TrainState(net=net, optimizer=lbfgs, rng=np.random.default_rng(0), epochs=lbfgs.max_iter,

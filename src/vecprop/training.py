@@ -10,7 +10,7 @@ import numpy as np
 from ._checks import check_int
 from .callbacks import Callback, CallbackList, Checkpoint, History, LRScheduler, TrainState, split_states
 from .engines import ENGINES, make_engine
-from .inference import checked_set, outputs, predict, set_logs, validation_logs
+from .inference import checked_set, checked_validation, outputs, predict, set_logs, validation_logs
 from .lbfgs import LBFGS, fit_lbfgs
 from .metrics import correct, evaluate, labels, task_of
 from .network import Network
@@ -105,10 +105,8 @@ class TrainingSet:
         check_int("epochs", epochs, 0)
         if batch_size is not None:
             check_int("batch_size", batch_size, 1, hint=" or None (full batch)")
-        if validation is not None and (not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3)):
-            raise ValueError("validation must be a pair (X_val, Y_val) or a triple (X_val, Y_val, sample_weight)")
         self.X, self.Y, self.w = checked_set(net, X, Y, sample_weight)
-        self.validation = None if validation is None else checked_set(net, *validation, name="validation ")
+        self.validation = checked_validation(net, validation)
         self.m, self.task = self.X.shape[1], task_of(net.loss, net.sizes[-1])
         self.X_rows, self.Y_rows = np.ascontiguousarray(self.X.T), np.ascontiguousarray(self.Y.T)
         self.true = None if self.task == "regression" else labels(self.Y, self.task)  # (m,) or (m, n_L)
