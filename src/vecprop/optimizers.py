@@ -170,8 +170,7 @@ class SGD(Optimizer):
 
     def _update(self, Theta, dTheta, state, work):
         w, d = work
-        g = self._gradient(Theta, dTheta, d)
-        np.multiply(g, self.lr, out=w)
+        np.multiply(self._gradient(Theta, dTheta, d), self.lr, out=w)
         Theta -= w
 
 
@@ -232,10 +231,9 @@ class RMSprop(Optimizer):
 
     Notes
     -----
-    Same as ``torch.optim.RMSprop``: no bias correction and ``eps`` added outside the square root.
-    torch calls the smoothing constant ``alpha`` (here ``rho``, as in Keras: alpha[l] is an
-    activation), and its default lr is 0.01; vecprop's is 1e-3, Adam's, since both scale each
-    entry's step to about lr::
+    Same as ``torch.optim.RMSprop`` (its ``alpha`` is ``rho`` here: alpha[l] is an activation), with
+    no bias correction and ``eps`` outside the square root. The default lr is Adam's 1e-3 (torch:
+    0.01): both scale each entry's step to about lr::
 
         s <- rho * s + (1 - rho) * g**2
         c <- rho * c + (1 - rho) * g                (centered only; then s - c**2 replaces s)
@@ -327,9 +325,8 @@ class Adam(Optimizer):
         avg_sq += w
         if self.amsgrad:
             avg_sq = np.maximum(state["max_exp_avg_sq"], avg_sq, out=state["max_exp_avg_sq"])
-        # The bias corrections folded into two scalars, one pass fewer than torch's form:
-        # lr / (1 - beta1^t) * avg / (sqrt(avg_sq) / s + eps) = c * avg / (sqrt(avg_sq) + eps * s),
-        # s = sqrt(1 - beta2^t)
+        # The bias corrections folded into two scalars, one pass fewer than torch's form, s = sqrt(1 - beta2^t):
+        # lr / (1 - beta1^t) * avg / (sqrt(avg_sq) / s + eps) = c * avg / (sqrt(avg_sq) + eps * s)
         s = math.sqrt(1.0 - beta2 ** self.t)
         np.sqrt(avg_sq, out=w)
         w += self.eps * s
