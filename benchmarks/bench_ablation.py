@@ -23,8 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import vecprop as vp  # noqa: E402
+from vecprop.engines import ReadablePath  # noqa: E402
 from vecprop.fast import FastPath  # noqa: E402
-from vecprop.training import ReadablePath  # noqa: E402
 
 CONFIGS = {
     "tiny": ([64, 32, 10], 32, 400),
@@ -40,72 +40,90 @@ UNDO = {
 }
 
 
-class Ablated(FastPath):
-    """FastPath (softmax + cross-entropy, ReLU hidden layers) with one choice undone."""
+class Ablated:
+    """FastPath's step (softmax + cross-entropy, ReLU hidden layers) with one choice undone.
+
+    Written with the public API only: the forward pass is FastPath's (its ``cache`` shows A[l]),
+    except for "alloc", which recomputes it allocating; the backward pass is the engine's
+    (A)-(D) again, in buffers of its own, with the one choice undone.
+    """
 
     def __init__(self, net: vp.Network, undo: str) -> None:
-        super().__init__(net)
-        self.undo = undo
-        self.scratch_dA0: np.ndarray | None = None
+        self.net, self.undo, self.fast = net, undo, FastPath(net)
+        self.A: list[np.ndarray] = []
+        self.buffers: dict[int, dict[str, list[np.ndarray]]] = {}
+        self.grads: tuple[np.ndarray | None, list] = (None, [])  # (out, its (dTheta, db) views), like the engine
 
     def forward(self, X, rng=None):
         if self.undo != "alloc":
-            return super().forward(X, rng)
-        ws = self._ws = self.workspace(X.shape[1])
-        ws.A[0] = A = X
+            A_L = self.fast.forward(X)
+            self.A = self.fast.cache.A  # views of the engine's buffers; A[0] is X
+            return A_L
+        A, self.A = X, [X]
         for l, (Theta, b) in enumerate(self.net.params, start=1):
             Z = Theta @ A + b
             if l < self.net.L:
                 A = np.maximum(Z, 0)
             else:
-                ws.Z[l][...] = Z
-                ws.kernels[l].forward(ws.Z[l], ws.alpha_Z[l])
-                A = ws.alpha_Z[l]
-            ws.A[l] = A
+                E = np.exp(Z - Z.max(axis=0, keepdims=True))
+                A = E / E.sum(axis=0, keepdims=True)
+            self.A.append(A)
         return A
 
+    def cached_cost(self, Y, l2=0.0):
+        if self.undo != "alloc":
+            return self.fast.cached_cost(Y)
+        return -float((Y * np.log(self.A[-1])).sum()) / Y.shape[1]
+
+    def _buffers(self, m: int) -> dict[str, list[np.ndarray]]:
+        """dZ[L], dA[l], ReLU masks and the ones vector of (B) for batch size m, kept like the engine's."""
+        if m not in self.buffers:
+            sizes, dtype = self.net.sizes, self.net.dtype
+            self.buffers[m] = {"dZ_L": [np.empty((sizes[-1], m), dtype)], "ones": [np.ones(m, dtype)],
+                               "dA": [np.empty((n, m), dtype) for n in sizes[:-1]],
+                               "mask": [np.empty((n, m), bool) for n in sizes[:-1]]}
+        return self.buffers[m]
+
     def backward_into(self, Y, out, l2=0.0):
-        if self.undo not in ("alloc", "dA0", "sum_db", "where_relu", "late_m"):
-            return super().backward_into(Y, out, l2)
-        ws, net, L, undo = self._ws, self.net, self.net.L, self.undo
-        if out is not self._grad:
-            self._grad, self._grad_views = out, [(dT, db[:, 0]) for dT, db in net._views(out)]
-        m = ws.m
-        dZ = ws.dZ_L
-        np.subtract(ws.A[L], Y, out=dZ)
+        net, L, undo, A = self.net, self.net.L, self.undo, self.A
+        m = Y.shape[1]
+        buf = self._buffers(m)
+        if self.grads[0] is not out:
+            self.grads = (out, [(dT, db[:, 0]) for dT, db in net.views(out)])
+        grads = self.grads[1]
+        dZ = buf["dZ_L"][0]
+        np.subtract(A[L], Y, out=dZ)  # (C) fused with the loss
         if undo != "late_m":
             dZ *= 1.0 / m
         for l in range(L, 0, -1):
             Theta, _ = net.params[l - 1]
-            dTheta, db = self._grad_views[l - 1]
+            dTheta, db = grads[l - 1]
             if undo == "alloc":
-                dTheta[...] = dZ @ ws.A[l - 1].T
+                dTheta[...] = dZ @ A[l - 1].T  # (A)
             else:
-                np.matmul(dZ, ws.A[l - 1].T, out=dTheta)
+                np.matmul(dZ, A[l - 1].T, out=dTheta)  # (A)
             if undo == "sum_db":
-                np.sum(dZ, axis=1, out=db)
+                np.sum(dZ, axis=1, out=db)  # (B)
             else:
-                np.matmul(dZ, ws.ones, out=db)
+                np.matmul(dZ, buf["ones"][0], out=db)  # (B)
             if undo == "late_m":
                 dTheta /= m
                 db /= m
             if l == 1:
                 if undo == "dA0":
-                    if self.scratch_dA0 is None or self.scratch_dA0.shape[1] != m:
-                        self.scratch_dA0 = np.empty((net.sizes[0], m), net.dtype)
-                    np.matmul(Theta.T, dZ, out=self.scratch_dA0)
+                    np.matmul(Theta.T, dZ, out=buf["dA"][0])
                 break
             if undo == "alloc":
-                dA = Theta.T @ dZ
-                dZ = dA * (ws.A[l - 1] > 0)
-            elif undo == "where_relu":
-                dA = ws.dA[l - 1]
-                np.matmul(Theta.T, dZ, out=dA)
-                dZ = np.where(ws.A[l - 1] > 0, dA, 0)
+                dZ = (Theta.T @ dZ) * (A[l - 1] > 0)  # (D), (C)
+                continue
+            dA = buf["dA"][l - 1]
+            np.matmul(Theta.T, dZ, out=dA)  # (D)
+            if undo == "where_relu":
+                dZ = np.where(A[l - 1] > 0, dA, 0)  # (C)
             else:
-                dA = ws.dA[l - 1]
-                np.matmul(Theta.T, dZ, out=dA)
-                dZ = ws.kernels[l - 1].backward(ws.Z[l - 1], ws.alpha_Z[l - 1], dA, ws.scratch[l - 1])
+                mask = buf["mask"][l - 1]
+                np.greater(A[l - 1], 0, out=mask)  # (C) ReLU: multiply by a boolean mask
+                dZ = np.multiply(dA, mask, out=dA)
 
 
 def run(name: str, rounds: int) -> list[str]:

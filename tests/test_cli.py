@@ -226,4 +226,4 @@ def test_binary_predict_gives_two_probabilities(tmp_path):
     assert rows[0] == ["label", "p(0)", "p(1)"] and len(rows) == 4
     for label, p0, p1 in rows[1:]:
         assert float(p0) + float(p1) == pytest.approx(1, abs=1e-6)
-        assert label == ("1" if float(p1) >= 0.5 else "0")
+        assert label == ("1" if float(p1) > 0.5 else "0")  # metrics.labels: scikit-learn's strict threshold

@@ -439,17 +439,6 @@ def test_npy_target_column(tmp_path, target, j):
     np.testing.assert_array_equal(ds.y, [0, 1, 0, 1, 0, 1])
 
 
-def test_npy_rows_by_memory_map(tmp_path):
-    array = np.arange(50.0).reshape(10, 5)
-    np.save(tmp_path / "d.npy", array)
-    assert D.npy_shape(tmp_path / "d.npy") == (10, 5)
-    rows = D.load_rows(tmp_path / "d.npy", 3, 7)
-    assert not isinstance(rows, np.memmap)
-    np.testing.assert_array_equal(rows, array[3:7])
-    with pytest.raises(ValueError, match="0 <= start <= stop <= m=10"):
-        D.load_rows(tmp_path / "d.npy", 5, 11)
-
-
 def test_npy_must_be_2d(tmp_path):
     np.save(tmp_path / "d.npy", np.arange(5.0))
     with pytest.raises(ValueError, match="must be a 2-D numeric array"):

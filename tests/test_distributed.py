@@ -15,7 +15,7 @@ import pytest
 
 import vecprop
 from vecprop import Network
-from vecprop.distributed import DataParallel, abort_on_error, dropout_rng, launched_size, shard_bounds, shard_rows
+from vecprop.distributed import DataParallel, abort_on_error, dropout_rng, launched_size, shard_bounds
 from vecprop.training import fit
 
 if importlib.util.find_spec("mpi4py") is None:
@@ -62,7 +62,7 @@ def ranks(out: Path, n: int) -> list[dict[str, np.ndarray]]:
 
 
 @pytest.mark.parametrize("case, n", [("float64", 2), ("float64", 3), ("float64_readable", 3), ("float32", 3),
-                                     ("regression_l2", 2)])
+                                     ("regression_l2", 2), ("weighted", 3)])
 def test_ranks_match_one_process_on_the_same_global_batches(worker, mpiexec, tmp_path, case, n):
     net, record, records = worker.train(case, comm=None)
     proc, _ = launch(mpiexec, n, tmp_path, case)
@@ -207,12 +207,3 @@ def test_shards_cover_the_rows_once_in_order_and_balanced(m, size):
     assert [lo for lo, _ in bounds] == [0] + [hi for _, hi in bounds[:-1]] and bounds[-1][1] == m
     lengths = [hi - lo for lo, hi in bounds]
     assert max(lengths) - min(lengths) <= 1
-
-
-def test_shard_rows_memory_maps_only_the_ranks_block(tmp_path):
-    rows = np.arange(30.0).reshape(10, 3)
-    np.save(tmp_path / "X.npy", rows)
-    blocks = [shard_rows(tmp_path / "X.npy", r, 3) for r in range(3)]
-    assert all(isinstance(b, np.memmap) for b in blocks)
-    assert [len(b) for b in blocks] == [3, 3, 4]
-    np.testing.assert_array_equal(np.concatenate(blocks), rows)

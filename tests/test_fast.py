@@ -49,7 +49,7 @@ def _both(net, X, Y, l2=0.0, seed=None):
 
 def _assert_grads_agree(net, g_read, g_fast, tol):
     scale = float(np.abs(g_read).max())
-    for l, ((dT_r, db_r), (dT_f, db_f)) in enumerate(zip(net._views(g_read), net._views(g_fast)), start=1):
+    for l, ((dT_r, db_r), (dT_f, db_f)) in enumerate(zip(net.views(g_read), net.views(g_fast)), start=1):
         np.testing.assert_allclose(dT_f, dT_r, rtol=0, atol=tol * scale, err_msg=f"layer {l} dTheta")
         np.testing.assert_allclose(db_f, db_r, rtol=0, atol=tol * scale, err_msg=f"layer {l} db")
 
@@ -147,7 +147,7 @@ def test_gradient_matches_torch_autograd():
                                              torch.from_numpy(Y.argmax(axis=0)))
     loss.backward()
     assert J == pytest.approx(loss.item(), rel=1e-12)
-    for l, ((dTheta, db), lin) in enumerate(zip(net._views(g), layers[::2]), start=1):
+    for l, ((dTheta, db), lin) in enumerate(zip(net.views(g), layers[::2]), start=1):
         np.testing.assert_allclose(dTheta, lin.weight.grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=f"layer {l} dTheta")
         np.testing.assert_allclose(db[:, 0], lin.bias.grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=f"layer {l} db")
 
@@ -241,13 +241,14 @@ def test_docstring_example_runs():
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_net_cache_shows_the_last_forwards_activations_and_masks():
+def test_the_engines_cache_shows_the_last_forwards_activations_and_masks():
     net, X, Y = _problem("relu", "softmax", "cross_entropy", "float64", m=40, dropout=0.4)
     net.forward(X, rng=np.random.default_rng(2))
     readable = net.cache
-    FastPath(net).forward(X, rng=np.random.default_rng(2))
-    fast = net.cache
-    assert fast is not readable
+    path = FastPath(net)
+    path.forward(X, rng=np.random.default_rng(2))
+    fast = path.cache
+    assert net.cache is readable, "the fast engine wrote net.cache: it owns its buffers"
     for l in range(net.L + 1):
         np.testing.assert_allclose(fast.A[l], readable.A[l], rtol=0, atol=1e-13, err_msg=f"A[{l}]")
     for l in (1, 2):

@@ -12,7 +12,7 @@ import pytest
 
 from vecprop.lbfgs import LBFGS, minimize_lbfgs
 from vecprop.optimizers import (SGD, Adam, AdamW, Momentum, Nesterov, RMSprop, clip_grad_norm,
-                                clip_grad_value, get_optimizer)
+                                clip_grad_value, default_lr, get_optimizer)
 
 try:
     import torch
@@ -35,9 +35,9 @@ CASES = {
     "nesterov_wd": ("nesterov", {"lr": 0.05, "momentum": 0.7, "weight_decay": 0.02}, "SGD",
                     {"nesterov": True}),
     "rmsprop": ("rmsprop", {"lr": 0.01}, "RMSprop", {}),
-    "rmsprop_centered": ("rmsprop", {"lr": 0.01, "alpha": 0.9, "centered": True}, "RMSprop", {}),
+    "rmsprop_centered": ("rmsprop", {"lr": 0.01, "rho": 0.9, "centered": True}, "RMSprop", {}),
     "rmsprop_momentum_wd": ("rmsprop", {"lr": 0.01, "momentum": 0.5, "weight_decay": 0.1}, "RMSprop", {}),
-    "rmsprop_all": ("rmsprop", {"lr": 0.01, "alpha": 0.95, "eps": 1e-6, "momentum": 0.9, "centered": True,
+    "rmsprop_all": ("rmsprop", {"lr": 0.01, "rho": 0.95, "eps": 1e-6, "momentum": 0.9, "centered": True,
                                 "weight_decay": 0.01}, "RMSprop", {}),
     "adam": ("adam", {"lr": 0.01}, "Adam", {}),
     "adam_wd": ("adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1}, "Adam", {}),
@@ -74,10 +74,14 @@ def run_ours(case, params, grads, lr_factors):
     return params
 
 
+TORCH_NAMES = {"rho": "alpha"}  # RMSprop's smoothing constant: torch calls it alpha
+
+
 def run_torch(case, params, grads, lr_factors):
     _, kwargs, cls, extra = CASES[case]
     tparams = [torch.tensor(p, requires_grad=True) for p in params]
-    opt = getattr(torch.optim, cls)(tparams, **kwargs, **extra, foreach=False)
+    opt = getattr(torch.optim, cls)(tparams, **{TORCH_NAMES.get(k, k): v for k, v in kwargs.items()}, **extra,
+                                    foreach=False)
     for g, f in zip(grads, lr_factors):
         opt.param_groups[0]["lr"] = kwargs["lr"] * f
         for tp, gi in zip(tparams, g):
@@ -171,9 +175,29 @@ def test_load_state_dict_rejects_wrong_keys_and_shapes():
     opt = Adam()
     with pytest.raises(ValueError, match="state_dict keys"):
         opt.load_state_dict(Momentum(lr=0.1).state_dict())
-    opt.load_state_dict({"t": 1, "lr": 0.1, "m": [np.zeros(3)], "v": [np.zeros(3)]})
-    with pytest.raises(ValueError, match="state 'm'"):
+    opt.load_state_dict({"t": 1, "lr": 0.1, "exp_avg": [np.zeros(3)], "exp_avg_sq": [np.zeros(3)]})
+    with pytest.raises(ValueError, match="state 'exp_avg'"):
         opt.step([np.zeros(4)], [np.zeros(4)])
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_loads_the_state_keys_of_vecprop_0_1(amsgrad):
+    # 0.1 named Adam's moments m, v, v_max; m is the number of examples, so they are exp_avg, exp_avg_sq,
+    # max_exp_avg_sq (torch's names) now, and a 0.1 checkpoint resumes bit for bit.
+    params, grads, _ = make_run(SHAPES)
+    straight = Adam(lr=0.01, amsgrad=amsgrad)
+    for g in grads[:5]:
+        straight.step(params, g)
+    new = straight.state_dict()
+    old = {{"exp_avg": "m", "exp_avg_sq": "v", "max_exp_avg_sq": "v_max"}.get(k, k): v for k, v in new.items()}
+    assert "m" in old and "exp_avg" not in old
+    resumed, resumed_params = Adam(lr=0.01, amsgrad=amsgrad), [p.copy() for p in params]
+    resumed.load_state_dict(old)
+    for g in grads[5:]:
+        straight.step(params, g)
+        resumed.step(resumed_params, g)
+    for a, b in zip(resumed_params, params):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_momentum_hand_worked():
@@ -209,7 +233,7 @@ def test_adam_and_adamw_hand_worked():
     (Momentum, {"lr": 0.1, "momentum": 1.0}, "momentum"),
     (Momentum, {"lr": 0.1, "dampening": 1.5}, "dampening"),
     (Nesterov, {"lr": 0.1, "momentum": 0.0}, "momentum"),
-    (RMSprop, {"alpha": 1.0}, "alpha"),
+    (RMSprop, {"rho": 1.0}, "rho"),
     (RMSprop, {"eps": 0.0}, "eps"),
     (RMSprop, {"centered": "yes"}, "centered"),
     (RMSprop, {"momentum": -0.5}, "momentum"),
@@ -236,18 +260,22 @@ def test_step_rejects_mismatched_params_and_grads(params, grads, match):
         Adam().step(params, grads)
 
 
-@pytest.mark.parametrize(("name", "cls"), [("sgd", SGD), ("momentum", Momentum), ("nesterov", Nesterov),
-                                           ("rmsprop", RMSprop), ("adam", Adam), ("adamw", AdamW),
-                                           ("lbfgs", LBFGS)])
-def test_registry(name, cls):
-    opt = get_optimizer(name) if name in ("rmsprop", "adam", "adamw", "lbfgs") else get_optimizer(name, lr=0.1)
-    assert type(opt) is cls
+@pytest.mark.parametrize(("name", "cls", "lr"), [("sgd", SGD, 0.1), ("momentum", Momentum, 0.05),
+                                                 ("nesterov", Nesterov, 0.05), ("rmsprop", RMSprop, 1e-3),
+                                                 ("adam", Adam, 1e-3), ("adamw", AdamW, 1e-3)])
+def test_registry_and_default_learning_rates(name, cls, lr):
+    opt = get_optimizer(name)
+    assert type(opt) is cls and opt.lr == default_lr(name) == lr
     assert repr(opt).startswith(cls.__name__ + "(")
 
 
-def test_registry_unknown_name_lists_valid_names():
-    with pytest.raises(ValueError, match="'adagrad'.*sgd, momentum, nesterov, rmsprop, adam, adamw, lbfgs"):
+def test_registry_holds_step_optimizers_only():
+    with pytest.raises(ValueError, match="'adagrad'; valid names: sgd, momentum, nesterov, rmsprop, adam, adamw$"):
         get_optimizer("adagrad")
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):  # it owns its loop: vecprop.lbfgs
+        get_optimizer("lbfgs")
+    with pytest.raises(ValueError, match="bad parameters for optimizer 'rmsprop'.*alpha"):
+        get_optimizer("rmsprop", alpha=0.9)  # torch's name; here rho (alpha[l] is an activation)
 
 
 # ---- clipping ------------------------------------------------------------------------------------

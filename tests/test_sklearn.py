@@ -239,27 +239,34 @@ def test_coefs_are_theta_transposed_views(iris) -> None:
 
 
 # ---- parity with scikit-learn from the same starting weights --------------------------------------
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multioutput"])
-def test_same_start_same_steps_as_sklearn(kind, iris) -> None:
-    """Plain full-batch gradient descent from the same weights: scikit-learn's numbers, step for step."""
+def test_same_start_same_steps_as_sklearn(kind, weighted, iris) -> None:
+    """Plain full-batch gradient descent from the same weights: scikit-learn's numbers, step for step.
+
+    With sample_weight this is scikit-learn's weighted objective: (sum_c w_c err_c + alpha/2 ||W||^2)
+    / sum_c w_c, the weights entering the output deltas.
+    """
     X, y = iris
     if kind == "binary":
         y = (y == 2).astype(int)
     elif kind == "multioutput":
         y = np.column_stack([X[:, 0] - X[:, 1], X[:, 2] * 0.5])
+    w = np.random.default_rng(5).integers(0, 4, size=150).astype(float) if weighted else None
+    sw_sum = 150.0 if w is None else w.sum()
     ours_cls, theirs_cls = (MLPRegressor, sk_nn.MLPRegressor) if kind == "multioutput" else (
         MLPClassifier, sk_nn.MLPClassifier)
     kw = dict(hidden_layer_sizes=(7,), solver="sgd", momentum=0.0, learning_rate_init=0.1, alpha=0.3,
               batch_size=150, shuffle=False, tol=0.0, n_iter_no_change=1000, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        theirs = theirs_cls(max_iter=1, **kw).fit(X, y)
-        ours = ours_cls(max_iter=1, **kw).fit(X, y)
+        theirs = theirs_cls(max_iter=1, **kw).fit(X, y, sample_weight=w)
+        ours = ours_cls(max_iter=1, **kw).fit(X, y, sample_weight=w)
         for W, c, W_sk, c_sk in zip(ours.coefs_, ours.intercepts_, theirs.coefs_, theirs.intercepts_):
             W[...], c[...] = W_sk, c_sk  # the same start, written through the views
-        l2 = 0.3 / (2 * 150) * sum(float((W_sk ** 2).sum()) for W_sk in theirs.coefs_)  # at the start
-        theirs.set_params(warm_start=True, max_iter=25).fit(X, y)
-        ours.set_params(warm_start=True, max_iter=25).fit(X, y)
+        l2 = 0.3 / (2 * sw_sum) * sum(float((W_sk ** 2).sum()) for W_sk in theirs.coefs_)  # at the start
+        theirs.set_params(warm_start=True, max_iter=25).fit(X, y, sample_weight=w)
+        ours.set_params(warm_start=True, max_iter=25).fit(X, y, sample_weight=w)
     for W, W_sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(W, W_sk, rtol=1e-9, atol=1e-12)
     n_out = 2 if kind == "multioutput" else 1

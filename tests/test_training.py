@@ -175,3 +175,58 @@ def test_resume_is_bit_identical(tmp_path, optimizer):
                   schedule=vp.schedules.get_schedule("cosine", lr=0.01, total_epochs=6), **kw)
     assert np.array_equal(resumed.flat, straight.flat)
     assert [r["epoch"] for r in history.records] == list(range(6))
+
+
+class _Hooks(Callback):
+    """Records every hook fit calls, in order."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_train_begin(self, state):
+        self.calls.append("train_begin")
+
+    def on_epoch_begin(self, state):
+        self.calls.append(f"epoch_begin {state.epoch}")
+
+    def on_batch_end(self, state):
+        self.calls.append(f"batch_end {state.epoch}.{state.batch}")
+
+    def on_epoch_end(self, state):
+        self.calls.append(f"epoch_end {state.epoch} cost={state.logs['cost']:.12g}")
+
+    def on_train_end(self, state):
+        self.calls.append("train_end")
+
+
+def test_lbfgs_fires_every_hook_of_fit_once_per_iteration():
+    pytest.importorskip("scipy")
+    X, Y = _data()
+    Xv, Yv = _data(m=20, seed=1)
+    net = vp.Network([3, 5, 3], ["tanh", "softmax"], "cross_entropy", seed=1, dtype="float64")
+    hooks = _Hooks()
+    history = fit(net, X, Y, optimizer="lbfgs", epochs=4, validation=(Xv, Yv), callbacks=[hooks])
+    assert len(history) == 4 and {"cost", "accuracy", "val_cost", "val_accuracy"} <= set(history.keys())
+    expected = ["train_begin"]
+    for e, J in enumerate(history["cost"]):
+        expected += [f"epoch_begin {e}", f"batch_end {e}.0", f"epoch_end {e} cost={J:.12g}"]
+    assert hooks.calls == expected + ["train_end"]
+    assert history["val_cost"][-1] == pytest.approx(net.cost(Xv, Yv), rel=1e-12)  # the weights it ended with
+
+
+@pytest.mark.parametrize("arg", [dict(schedule=vp.schedules.get_schedule("constant", lr=0.1)), dict(clip_norm=1.0),
+                                 dict(resume="ckpt.npz")])
+def test_lbfgs_refuses_what_only_step_optimizers_do(arg):
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy")
+    with pytest.raises(ValueError, match=f"L-BFGS trains full-batch in one process and takes no {next(iter(arg))}"):
+        fit(net, X, Y, optimizer="lbfgs", **arg)
+
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_validation_must_be_a_pair_or_a_triple(optimizer):
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy")
+    with pytest.raises(ValueError, match=r"validation must be a pair \(X_val, Y_val\) or a triple"):
+        fit(net, X, Y, optimizer=optimizer, validation=(X,))

@@ -1,6 +1,9 @@
 """Boundary checks: bad input fails here, with the offending shape or value and the fix."""
 from __future__ import annotations
 
+import math
+from typing import Any, Sequence
+
 import numpy as np
 
 
@@ -65,3 +68,70 @@ def check_dtype(dtype: object) -> np.dtype:
     if dt is None or dt not in (np.dtype("float32"), np.dtype("float64")):
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     return dt
+
+
+# ---- scalar settings: one message style for every hyperparameter ---------------------------------
+def check_real(name: str, value: Any, lo: float = -math.inf, hi: float = math.inf, *,
+               lo_open: bool = False, hi_open: bool = False) -> float:
+    """``float(value)`` for a finite real number within the bounds, else ValueError naming ``name``."""
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+    v = float(value) if ok else math.nan
+    if not (math.isfinite(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)):
+        raise ValueError(f"{name} must be {_bounds(lo, hi, lo_open, hi_open)}; got {value!r}")
+    return v
+
+
+def _bounds(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
+    if math.isinf(lo) and math.isinf(hi):
+        return "a finite number"
+    if math.isinf(hi):
+        return f"a finite number {'>' if lo_open else '>='} {lo:g}"
+    if math.isinf(lo):
+        return f"a finite number {'<' if hi_open else '<='} {hi:g}"
+    return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def check_int(name: str, value: Any, lo: int | None = None, *, hint: str = "") -> int:
+    """``int(value)`` for an integer (not a bool) >= ``lo``, else ValueError naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or (
+            lo is not None and value < lo):
+        want = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(lo, f"an integer >= {lo}")
+        raise ValueError(f"{name} must be {want}{hint}; got {value!r}")
+    return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``choices`` (a registry's names, a tuple), else ValueError listing them."""
+    if not isinstance(value, (str, int, float, type(None))) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    return value
+
+
+def check_sample_weight(w: object, m: int, dtype: np.dtype, name: str = "sample_weight", *,
+                        some_positive: bool = True) -> np.ndarray:
+    """Per-example weights (m,) in the network's dtype: finite, >= 0 and (by default) not all zero.
+
+    J becomes sum_c w_c err_c / sum_c w_c (eq. 2 with weights), so weight k counts an example k
+    times and weight 0 drops it.
+    """
+    try:
+        w64 = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be numeric: {e}") from None
+    if w64.shape != (m,):
+        raise ValueError(f"{name} must be (m={m},), one weight per example (column of X); got {w64.shape}")
+    out = w64.astype(dtype)
+    if not np.isfinite(out).all():
+        c = int(np.argmin(np.isfinite(out)))
+        raise ValueError(f"{name} must be finite in {np.dtype(dtype).name}; example {c} has weight {w64[c]!r}")
+    if (w64 < 0).any():
+        raise ValueError(f"{name} must be >= 0; example {int(np.argmin(w64))} has weight {w64.min():g}")
+    if some_positive and not out.sum(dtype=np.float64) > 0:
+        raise ValueError(f"{name} sums to 0: no example would count")
+    return out

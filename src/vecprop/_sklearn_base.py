@@ -12,28 +12,24 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import io
-from ._sklearn_weights import BatchWeights, EndOfEpoch, SampleWeighted, normalised, weighted_head
-from .activations import ACTIVATIONS
-from .initializers import INITIALIZERS
+from ._sklearn_params import SKLEARN_ACTIVATIONS, MLPParameters
+from .callbacks import Callback
 from .lbfgs import LBFGS
-from .network import Cache, Network
-from .optimizers import get_optimizer
+from .losses import output_activation
+from .network import Network
+from .optimizers import OPTIMIZERS, SGD, get_optimizer
+from .optimizers import defaults as optimizer_defaults
 from .schedules import get_schedule
-from .training import ENGINES, fit, predict, validation_logs
+from .training import fit, predict, validation_logs
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _sk_validate_data
 except ImportError:  # pragma: no cover - older scikit-learn
     _sk_validate_data = None
 
-_ENGINE = "fast" if "fast" in ENGINES else "readable"
-_SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}  # scikit-learn's name -> vecprop's
-_HIDDEN_ACTIVATIONS = (set(ACTIVATIONS) - {"softmax"}) | set(_SKLEARN_ACTIVATIONS)
-_STEP_SOLVERS = ("adam", "sgd", "adamw", "rmsprop", "momentum", "nesterov")
 MODEL_KIND = "vecprop.sklearn"  # marks a model file written by an estimator's save()
 
 
@@ -79,43 +75,25 @@ def _jsonable(name: str, value: Any) -> Any:
                     "(names, numbers, lists, dicts with str keys) are stored; pass it as a name or dict")
 
 
-class BaseMLP(BaseEstimator):
-    """Shared parameters and training of MLPClassifier and MLPRegressor (rows in, columns inside).
+class _EndOfEpoch(Callback):
+    """Calls ``epoch_ended(cost) -> stop`` after every epoch of ``fit`` and stops it when told to."""
 
-    Subclasses provide ``__init__`` (explicit, for ``get_params``), ``_validate_xy`` (rows in,
-    encoded target rows (m, n_L) out), ``_head`` (output activation and loss) and ``_score_rows``
-    (scikit-learn's ``score`` on validated rows); the classifier also overrides ``_check_weights``,
-    ``_stratify_labels`` and the ``_extra_state`` pair for its classes.
+    def __init__(self, epoch_ended: Any) -> None:
+        self._epoch_ended, self.stopped = epoch_ended, False
+
+    def on_epoch_end(self, state: Any) -> None:
+        state.stop = self.stopped = bool(self._epoch_ended(state.logs["cost"]))
+
+
+class BaseMLP(MLPParameters):
+    """Training, inference and weight views shared by MLPClassifier and MLPRegressor (rows in, columns inside).
+
+    The parameters are ``MLPParameters``' fields. Subclasses add their own (``class_weight``,
+    ``loss``) and provide ``_validate_xy`` (rows in, encoded target rows (m, n_L) out),
+    ``_loss`` (the loss; its output activation comes from ``losses.output_activation``) and
+    ``_score_rows`` (scikit-learn's ``score`` on validated rows); the classifier also overrides
+    ``_check_weights``, ``_stratify_labels`` and the ``_extra_state`` pair for its classes.
     """
-
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(_HIDDEN_ACTIVATIONS)],
-        "solver": [StrOptions({*_STEP_SOLVERS, "lbfgs"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
-        "activations": [None, list, tuple],
-        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
-        "optimizer": [None, dict, HasMethods(["step", "state_dict"])],
-        "lr_schedule": [None, str, dict, HasMethods(["step", "state_dict"])],
-        "dtype": [StrOptions({"auto", "float32", "float64"})],
-        "init": [StrOptions({"sklearn", *INITIALIZERS})],
-    }
 
     # ---- building blocks ---------------------------------------------------------------------
     def _hidden_sizes(self) -> list[int]:
@@ -127,16 +105,17 @@ class BaseMLP(BaseEstimator):
 
     def _hidden_activations(self, n_hidden: int) -> list[Any]:
         if self.activations is None:
-            return [_SKLEARN_ACTIVATIONS.get(self.activation, self.activation)] * n_hidden
+            return [SKLEARN_ACTIVATIONS.get(self.activation, self.activation)] * n_hidden
         acts = list(self.activations)
         if len(acts) != n_hidden:
             raise ValueError(f"activations must name one activation per hidden layer ({n_hidden}); "
                              f"got {len(acts)}: {self.activations!r}")
-        return [_SKLEARN_ACTIVATIONS.get(a, a) if isinstance(a, str) else a for a in acts]
+        return [SKLEARN_ACTIVATIONS.get(a, a) if isinstance(a, str) else a for a in acts]
 
     def _make_network(self, n_features: int, n_outputs: int, X_dtype: np.dtype) -> Network:
         hidden = self._hidden_sizes()
-        out_act, loss = self._head()
+        loss = self._loss()
+        out_act = output_activation(loss)
         dtype = X_dtype if self.dtype == "auto" else np.dtype(self.dtype)
         dtype = dtype if dtype == np.float32 else np.dtype(np.float64)
         acts = [*self._hidden_activations(len(hidden)), out_act]
@@ -157,22 +136,17 @@ class BaseMLP(BaseEstimator):
         lr = float(self.learning_rate_init)
         if isinstance(self.optimizer, dict):
             spec = dict(self.optimizer)
-            name = spec.pop("name", None)
-            if name not in _STEP_SOLVERS:
-                raise ValueError(f"optimizer['name'] must be one of {', '.join(_STEP_SOLVERS)}; got {name!r}")
-            return get_optimizer(name, **{"lr": lr, **spec})
+            return get_optimizer(spec.pop("name", None), **{"lr": lr, **spec})
         if self.optimizer is not None:
             return copy.deepcopy(self.optimizer)  # fit never changes a parameter
-        betas = (float(self.beta_1), float(self.beta_2))
-        if self.solver in ("adam", "adamw"):
-            return get_optimizer(self.solver, lr=lr, betas=betas, eps=float(self.epsilon))
-        if self.solver == "rmsprop":
-            return get_optimizer("rmsprop", lr=lr, eps=float(self.epsilon))
-        momentum = float(self.momentum)
-        if self.solver == "sgd" and momentum == 0.0:
-            return get_optimizer("sgd", lr=lr)
-        nesterov = self.solver == "nesterov" or (self.solver == "sgd" and self.nesterovs_momentum)
-        return get_optimizer("nesterov" if nesterov else "momentum", lr=lr, momentum=momentum)
+        name = self.solver
+        if name == "sgd" and self.momentum > 0:  # scikit-learn's sgd: heavy-ball or Nesterov momentum
+            name = "nesterov" if self.nesterovs_momentum else "momentum"
+        given = {"lr": lr, "betas": (float(self.beta_1), float(self.beta_2)), "eps": float(self.epsilon)}
+        if issubclass(OPTIMIZERS.lookup(name), SGD):
+            given["momentum"] = float(self.momentum)  # scikit-learn's momentum is gradient descent's
+        accepted = optimizer_defaults(name)  # each solver takes the settings it has a parameter for
+        return get_optimizer(name, **{k: v for k, v in given.items() if k in accepted})
 
     def _make_schedule(self, lr: float) -> Any:
         spec = self.lr_schedule
@@ -223,7 +197,6 @@ class BaseMLP(BaseEstimator):
             self._fit_lbfgs(X_rows, Y_rows, w)
         else:
             self._fit_stochastic(X_rows, Y_rows, w, incremental)
-        self.net_.cache = Cache()  # drop the last batch's matrices: smaller pickles, no stale views
         return self
 
     def _seed(self) -> int | None:
@@ -234,16 +207,9 @@ class BaseMLP(BaseEstimator):
 
     def _sample_weights(self, X: np.ndarray, Y_rows: np.ndarray, sample_weight: Any,
                         incremental: bool) -> np.ndarray | None:
-        """Per-example weights (m,), or None when every example counts once."""
+        """Per-example weights (m,), or None when every example counts once; ``fit`` checks their values."""
         w = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
-        w = self._check_weights(Y_rows, w, incremental)
-        if w is None:
-            return None
-        if (w < 0).any():
-            raise ValueError(f"sample_weight must be >= 0; got a minimum of {w.min():g}")
-        if not w.sum() > 0:
-            raise ValueError("sample_weight sums to 0: no example would count")
-        return w
+        return self._check_weights(Y_rows, w, incremental)
 
     def _check_weights(self, Y_rows: np.ndarray, w: np.ndarray | None, incremental: bool) -> np.ndarray | None:
         """Hook for the classifier's class_weight; returns the weights to use."""
@@ -261,25 +227,13 @@ class BaseMLP(BaseEstimator):
         batch_size = min(200, n) if self.batch_size == "auto" else int(min(self.batch_size, n))
         if self.batch_size != "auto" and self.batch_size > n:
             warnings.warn("Got `batch_size` larger than the sample size. It is going to be clipped")
-        w, l2 = normalised(w, float(self.alpha), self.net_.dtype)
-        epochs = 1 if incremental else int(self.max_iter)
-        end = EndOfEpoch(lambda cost: self._end_epoch(cost, n, val))
-        kw = dict(optimizer=self._optimizer, batch_size=batch_size, l2=l2, seed=self._rng, engine=_ENGINE)
         self.n_iter_ = 0
         if self._schedule is not None:
             self._optimizer.lr = self._schedule.current_lr
-        if w is None:  # one call to vecprop's loop; EndOfEpoch applies scikit-learn's rules
-            fit(self.net_, as_columns(X_rows), as_columns(Y_rows), epochs=epochs, shuffle=self.shuffle,
-                callbacks=[end], **kw)
-        else:  # one call per epoch: shuffled here, so that batch b's weights are known
-            weighted = SampleWeighted(self._head()[0], self.net_.loss)
-            for _ in range(epochs):
-                order = self._rng.permutation(n) if self.shuffle else slice(None)
-                with weighted_head(self.net_, weighted):
-                    history = fit(self.net_, as_columns(X_rows[order]), as_columns(Y_rows[order]), epochs=1,
-                                  shuffle=False, callbacks=[BatchWeights(weighted, w[order], batch_size)], **kw)
-                if end.epoch_ended(history.records[-1]["cost"]):  # the standard head is back for validation
-                    break
+        end = _EndOfEpoch(lambda cost: self._end_epoch(cost, n, val))  # scikit-learn's rules, per epoch
+        fit(self.net_, as_columns(X_rows), as_columns(Y_rows), sample_weight=w, optimizer=self._optimizer,
+            epochs=1 if incremental else int(self.max_iter), batch_size=batch_size, l2=float(self.alpha),
+            shuffle=self.shuffle, seed=self._rng, callbacks=[end])
         if not (incremental or end.stopped) and self.n_iter_ == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
@@ -329,7 +283,8 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             return self.loss_curve_[-1]
         X_val, Y_val, w_val = val
-        logs = validation_logs(self.net_, as_columns(X_val), as_columns(Y_val), l2=float(self.alpha))
+        logs = validation_logs(self.net_, as_columns(X_val), as_columns(Y_val), sample_weight=w_val,
+                               l2=float(self.alpha))
         self.validation_loss_curve_.append(logs["val_cost"])
         score = self._score_rows(X_val, Y_val, w_val)
         self.validation_scores_.append(score)
@@ -345,19 +300,12 @@ class BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X_rows: np.ndarray, Y_rows: np.ndarray, w: np.ndarray | None) -> None:
         solver = LBFGS(max_iter=int(self.max_iter), tol=max(float(self.tol), np.finfo(float).tiny))
-        w, l2 = normalised(w, float(self.alpha), self.net_.dtype)
-        args = (self.net_, as_columns(X_rows), as_columns(Y_rows))
-        if w is None:
-            history = fit(*args, optimizer=solver, l2=l2)
-        else:
-            out_act, _ = self._head()
-            with weighted_head(self.net_, SampleWeighted(out_act, self.net_.loss)) as loss:
-                loss.w = w.reshape(1, -1)  # full batch: every example at once
-                history = fit(*args, optimizer=solver, l2=l2)
-        costs = [float(c) for c in history["cost"]] if len(history) else []
+        X, Y, l2 = as_columns(X_rows), as_columns(Y_rows), float(self.alpha)
+        history = fit(self.net_, X, Y, sample_weight=w, optimizer=solver, l2=l2)  # one row per iteration
+        costs = [float(c) for c in history["cost"]]
         self.n_iter_ = max(len(costs), 1)
         self.loss_curve_.extend(costs)
-        self.loss_ = costs[-1] if costs else float(self.net_.cost(*args[1:], l2=l2))
+        self.loss_ = costs[-1] if costs else validation_logs(self.net_, X, Y, sample_weight=w, l2=l2)["val_cost"]
         self.t_ += X_rows.shape[0] * self.n_iter_
         if len(costs) >= self.max_iter:
             warnings.warn(f"lbfgs failed to converge after {self.max_iter} iteration(s): increase "
@@ -376,9 +324,7 @@ class BaseMLP(BaseEstimator):
 
     def _forward_rows_trusted(self, X_rows: np.ndarray) -> np.ndarray:
         """A[L] as rows (m, n_L) for rows (m, n_0) already validated and in the network's dtype."""
-        A_L = predict(self.net_, as_columns(X_rows))  # (n_L, m)
-        self.net_.cache = Cache()  # the last chunk's matrices are not kept
-        return A_L.T
+        return predict(self.net_, as_columns(X_rows)).T  # (m, n_L)
 
     # ---- the derivation's and scikit-learn's views of the weights ----------------------------
     @property
@@ -424,7 +370,7 @@ class BaseMLP(BaseEstimator):
         fitted = {k: _jsonable(k, getattr(self, k)) for k in self._SAVED_ATTRIBUTES if hasattr(self, k)}
         fitted.update(self._extra_state())
         names = getattr(self, "feature_names_in_", None)
-        model = Model(self.net_, task=self._task(), classes=self._model_classes(), scaler="none",
+        model = Model(self.net_, task=self._task, classes=self._model_classes(), scaler="none",
                       feature_names=None if names is None else [str(n) for n in names],
                       provenance={"estimator": type(self).__name__})
         extra = {"kind": MODEL_KIND, "estimator": type(self).__name__, "params": params, "fitted": fitted}
@@ -433,7 +379,9 @@ class BaseMLP(BaseEstimator):
     _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "n_layers_", "n_iter_", "t_", "loss_", "loss_curve_",
                          "best_loss_", "validation_scores_", "validation_loss_curve_", "best_validation_score_")
 
+    @property
     def _task(self) -> str:
+        """vecprop's name of the task (``metrics``, ``vecprop.Model``); the classifier overrides it."""
         return "regression"
 
     def _model_classes(self) -> list[Any] | None:

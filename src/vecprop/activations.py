@@ -5,6 +5,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ._checks import check_real
+from ._registry import Registry
+
 
 @runtime_checkable
 class ActivationLike(Protocol):
@@ -45,6 +48,7 @@ class Activation(Configurable):
     name: str = ""
     elementwise: bool = True
     kink: bool = False  # derivative is discontinuous at 0: central differences straddling it mislead
+    default_init: str = "glorot_uniform"  # Theta[l]'s initialiser unless one is named: Glorot; He for the ReLU family
 
     def value(self, Z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -101,6 +105,7 @@ class Tanh(Activation):
 
 class ReLU(Activation):
     name = "relu"
+    default_init = "he_normal"
     kink = True
 
     def value(self, Z):
@@ -115,12 +120,11 @@ class ReLU(Activation):
 
 class LeakyReLU(Activation):
     name = "leaky_relu"
+    default_init = "he_normal"
     kink = True
 
     def __init__(self, slope: float = 0.01) -> None:
-        if not np.isfinite(slope) or slope < 0:
-            raise ValueError(f"leaky_relu slope must be a finite number >= 0; got {slope!r}")
-        self.slope = float(slope)
+        self.slope = check_real("leaky_relu slope", slope, 0.0)
 
     def value(self, Z):
         return np.where(Z > 0, Z, self.slope * Z)
@@ -134,12 +138,11 @@ class LeakyReLU(Activation):
 
 class ELU(Activation):
     name = "elu"
+    default_init = "he_normal"
     kink = True  # alpha' jumps at 0 unless alpha == 1
 
     def __init__(self, alpha: float = 1.0) -> None:
-        if not np.isfinite(alpha) or alpha <= 0:
-            raise ValueError(f"elu alpha must be a finite number > 0; got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_real("elu alpha", alpha, 0.0, lo_open=True)
 
     def value(self, Z):
         return np.where(Z > 0, Z, self.alpha * np.expm1(np.minimum(Z, 0)))
@@ -165,6 +168,7 @@ class GELU(Activation):
     """GELU in its tanh form (PyTorch's ``approximate='tanh'``): numpy has no erf."""
 
     name = "gelu"
+    default_init = "he_normal"
     _c = float(np.sqrt(2.0 / np.pi))  # a Python float: a numpy float64 scalar would promote float32 Z
 
     def value(self, Z):
@@ -177,6 +181,7 @@ class GELU(Activation):
 
 class SiLU(Activation):
     name = "silu"
+    default_init = "he_normal"
 
     def value(self, Z):
         return Z * _sigmoid(Z)
@@ -224,29 +229,17 @@ class _Custom(Activation):
         return {"name": self.name, "custom": True}
 
 
-ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls
-    for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, GELU, SiLU, Softmax)
-}
+ACTIVATIONS: Registry[type[Activation]] = Registry("activation", {
+    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, GELU, SiLU, Softmax)
+})
 
 
 def get_activation(spec: str | dict[str, Any] | Activation | ActivationLike) -> Activation:
     """Turn a name, a config dict or an object into an Activation: the one place strings become objects."""
     if isinstance(spec, Activation):
         return spec
-    if isinstance(spec, dict):
-        kwargs = dict(spec)
-        name = kwargs.pop("name", None)
-        if name not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(ACTIVATIONS)}")
-        try:
-            return ACTIVATIONS[name](**kwargs)
-        except TypeError as e:
-            raise ValueError(f"bad parameters for activation {name!r}: {kwargs}") from e
-    if isinstance(spec, str):
-        if spec not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {spec!r}; valid names: {', '.join(ACTIVATIONS)}")
-        return ACTIVATIONS[spec]()
+    if isinstance(spec, (str, dict)):
+        return ACTIVATIONS.build(spec)
     if isinstance(spec, ActivationLike):
         return _Custom(spec)
     raise TypeError(

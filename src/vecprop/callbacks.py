@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ._checks import check_choice, check_int, check_real
+
 if TYPE_CHECKING:
     from .network import Network
 
 
 @dataclass
 class TrainState:
-    """What the loop shares with callbacks; a callback stops training by setting ``stop``."""
+    """What the loop shares with callbacks; a callback stops training by setting ``stop``.
+
+    ``engine`` computes the steps: ``state.engine.cache`` shows the matrices of the last one
+    (every matrix with ``engine="readable"``; see ``FastPath.cache`` for the fast engine's).
+    """
 
     net: "Network"
     optimizer: Any
@@ -22,12 +28,12 @@ class TrainState:
     epochs: int
     epoch: int = 0
     batch: int = 0
-    n_batches: int = 0
     batch_cost: float = math.nan
     logs: dict[str, float] = field(default_factory=dict)
     history: "History | None" = None
     stop: bool = False
     schedule: Any = None
+    engine: Any = None
 
 
 class Callback:
@@ -42,6 +48,32 @@ class Callback:
     def on_epoch_end(self, state: TrainState) -> None: ...
 
     def on_train_end(self, state: TrainState) -> None: ...
+
+
+class CallbackList(Callback):
+    """Several callbacks called as one, in order: ``fit`` puts History first and checkpoints last."""
+
+    def __init__(self, callbacks: Sequence[Callback]) -> None:
+        self.callbacks = list(callbacks)
+
+    def _each(self, hook: str, state: TrainState) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(state)
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self._each("on_train_begin", state)
+
+    def on_epoch_begin(self, state: TrainState) -> None:
+        self._each("on_epoch_begin", state)
+
+    def on_batch_end(self, state: TrainState) -> None:
+        self._each("on_batch_end", state)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self._each("on_epoch_end", state)
+
+    def on_train_end(self, state: TrainState) -> None:
+        self._each("on_train_end", state)
 
 
 class History(Callback):
@@ -74,11 +106,9 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_cost", patience: int = 10, min_delta: float = 0.0,
                  mode: str | None = None, restore_best: bool = True) -> None:
-        if patience < 0:
-            raise ValueError(f"patience must be >= 0; got {patience}")
-        if mode not in (None, "min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
+        self.monitor, self.patience = monitor, check_int("patience", patience, 0)
+        self.min_delta = abs(check_real("min_delta", min_delta))
+        check_choice("mode", mode, (None, "min", "max"))
         self.mode = mode or ("max" if monitor.endswith(("accuracy", "r2")) else "min")
         self.restore_best = restore_best
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -137,9 +167,7 @@ class Checkpoint(Callback):
     """Writes a resumable checkpoint (weights, optimizer, schedule, RNG, epoch) every ``every`` epochs."""
 
     def __init__(self, path: str | Path, every: int = 1, callbacks: Sequence[Callback] = ()) -> None:
-        if every < 1:
-            raise ValueError(f"every must be >= 1; got {every}")
-        self.path, self.every = Path(path), every
+        self.path, self.every = Path(path), check_int("every", every, 1)
         self.stateful = list(callbacks)
 
     def on_epoch_end(self, state: TrainState) -> None:

@@ -6,12 +6,11 @@ import sys
 import traceback
 import zlib
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import numpy as np
 
-from .metrics import evaluate, task_of
+from .inference import outputs
 
 if TYPE_CHECKING:
     from .network import Network
@@ -112,17 +111,6 @@ def shard_bounds(m: int, rank: int, size: int) -> tuple[int, int]:
     return rank * m // size, (rank + 1) * m // size
 
 
-def shard_rows(source: str | Path | np.ndarray, rank: int, size: int) -> np.ndarray:
-    """Rank ``rank``'s contiguous block of rows of a ``.npy`` file (memory-mapped) or an array.
-
-    A ``.npy`` path is opened with ``mmap_mode="r"``, so the returned (hi - lo, ...) view
-    reads from disk only the rows it is asked for.
-    """
-    rows = np.load(source, mmap_mode="r", allow_pickle=False) if isinstance(source, (str, Path)) else source
-    lo, hi = shard_bounds(len(rows), rank, size)
-    return rows[lo:hi]
-
-
 def dropout_rng(rng: np.random.Generator, rank: int, epoch: int) -> np.random.Generator:
     """Rank ``rank``'s dropout generator for ``epoch``, derived from the seed of the shared ``rng``.
 
@@ -135,11 +123,12 @@ def dropout_rng(rng: np.random.Generator, rank: int, epoch: int) -> np.random.Ge
 
 
 class DataParallel:
-    """What ``fit(..., comm=...)`` does differently: built once per call, after ``resume``.
+    """``fit(..., comm=...)``'s processes: the hooks of ``training.OneProcess`` for N of them.
 
-    The global batches are the single-process ones: every rank draws the same permutation
-    from the shared seed and computes a contiguous slice of each batch (``shard``); one
-    Allreduce per step turns the local mean gradient into the global one (``allreduce``).
+    The global batches are the single-process ones: every rank draws the same permutation from
+    the shared seed and computes a contiguous slice of each batch (``shard``), dividing by the
+    global batch's m (its size, or its total weight), which every rank knows. One Allreduce
+    per step then sums the ranks' shares of the cost and the gradient (``reduce``).
 
     Parameters
     ----------
@@ -147,10 +136,12 @@ class DataParallel:
     net : the network; rank 0's weights are broadcast to all ranks here.
     rng : fit's generator, which shuffles; it must be in the same state on every rank.
     m, batch_size, epochs, shuffle, m_val : fit's arguments (m_val = 0 without validation).
+    sample_weight : fit's checked weights (m,) or None.
     """
 
     def __init__(self, comm: Comm, net: "Network", rng: np.random.Generator, *, m: int,
-                 batch_size: int | None, epochs: int, shuffle: bool, m_val: int) -> None:
+                 batch_size: int | None, epochs: int, shuffle: bool, m_val: int,
+                 sample_weight: np.ndarray | None = None) -> None:
         self.comm, self.rank, self.size, self.rng = comm, comm.Get_rank(), comm.Get_size(), rng
         B = m if batch_size is None else min(batch_size, m)
         smallest = m % B or B
@@ -162,12 +153,14 @@ class DataParallel:
         from mpi4py import MPI  # after the checks every rank makes alone
 
         self.MPI = MPI
+        weights = 0 if sample_weight is None else zlib.crc32(np.ascontiguousarray(sample_weight).tobytes()) + 1
         self._check_same_everywhere(m=m, batch_size=batch_size or 0, epochs=epochs, shuffle=int(shuffle),
                                     m_val=m_val, n_params=net.flat.size, itemsize=net.flat.itemsize,
-                                    shuffle_rng_state=zlib.crc32(repr(rng.bit_generator.state).encode()))
+                                    shuffle_rng_state=zlib.crc32(repr(rng.bit_generator.state).encode()),
+                                    sample_weight=weights)
         comm.Bcast(net.flat, root=0)  # identical starting weights
         self.n = net.flat.size
-        # [m_r * local mean gradient | m_r * local cost | local correct]: one buffer, one Allreduce per step.
+        # [this rank's share of the gradient | of the cost | its correct count]: one buffer, one Allreduce.
         self._buf = np.empty(self.n + 2, dtype=net.dtype)
         self.grad = self._buf[: self.n]  # fit's gradient buffer is this view: no copy in or out
 
@@ -190,52 +183,34 @@ class DataParallel:
         lo, hi = shard_bounds(len(idx), self.rank, self.size)
         return idx[lo:hi]
 
-    def allreduce(self, J: float, n_ok: int, m_r: int, m_b: int) -> tuple[float, int]:
-        """Make ``self.grad`` the global batch's mean gradient; return its cost and correct count.
+    def reduce(self, J: float, grad: np.ndarray, n_correct: float) -> tuple[float, float]:
+        """Sum the ranks' shares: ``grad`` (``self.grad``) in place; return the cost and the correct count.
 
-        Each rank holds the mean over its m_r examples, so m_r * grad is its share of the sums
-        in (A) and (B); the sum over ranks divided by the global m_b is the single-process mean.
+        Each rank divided its sums in (2), (A) and (B) by the global batch's m and added 1/size
+        of the L2 term, so the sum over ranks is the single-process batch's J and gradient.
         """
+        assert grad is self.grad, "fit's gradient must be DataParallel.grad (a view of the Allreduce buffer)"
         buf = self._buf
-        buf[: self.n] *= m_r
-        buf[self.n], buf[self.n + 1] = J * m_r, n_ok
+        buf[self.n], buf[self.n + 1] = J, n_correct
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
-        buf[: self.n] /= m_b
-        return float(buf[self.n]) / m_b, int(round(float(buf[self.n + 1])))
+        return float(buf[self.n]), float(buf[self.n + 1])
 
-    def outputs(self, net: "Network", X: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """A[L] (n_L, m) for all of X: each rank computes its block of columns; all receive all."""
-        A_L, _ = self._forward_gathered(net, X, None, chunk)
-        return A_L
-
-    def validation_logs(self, net: "Network", X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0,
-                        prefix: str = "val_", chunk: int = 4096) -> dict[str, float]:
-        """``training.validation_logs`` computed on blocks of columns, identical on every rank."""
-        A_L, total = self._forward_gathered(net, X, Y, chunk)
-        m = X.shape[1]
-        cost = total / m
-        if l2:
-            cost += net.l2_term(l2, m)
-        logs = {f"{prefix}cost": cost}
-        logs.update({prefix + k: v for k, v in evaluate(A_L, Y, task_of(net.loss, net.sizes[-1])).items()})
-        return logs
-
-    def _forward_gathered(self, net: "Network", X: np.ndarray, Y: np.ndarray | None,
-                          chunk: int) -> tuple[np.ndarray, float]:
+    def outputs(self, net: "Network", X: np.ndarray, Y: np.ndarray | None = None, w: np.ndarray | None = None,
+                chunk: int = 4096) -> tuple[np.ndarray, float]:
+        """``inference.outputs`` for all of X: each rank runs its block of columns; all receive all."""
         m, n_L = X.shape[1], net.sizes[-1]
         lo, hi = shard_bounds(m, self.rank, self.size)
-        rows, total = np.empty((hi - lo, n_L), dtype=net.dtype), np.zeros(1)
-        for s in range(lo, hi, chunk):
-            e = min(s + chunk, hi)
-            rows[s - lo : e - lo] = net.forward(X[:, s:e]).T
-            if Y is not None:
-                total[0] += net.cached_cost(Y[:, s:e]) * (e - s)
+        block = slice(lo, hi)
+        A_block, total = outputs(net, X[:, block], None if Y is None else Y[:, block],
+                                 None if w is None else w[block], chunk)
         counts = [(b - a) * n_L for a, b in (shard_bounds(m, r, self.size) for r in range(self.size))]
         gathered = np.empty((m, n_L), dtype=net.dtype)
-        self.comm.Allgatherv(rows, [gathered, counts])
+        self.comm.Allgatherv(np.ascontiguousarray(A_block.T), [gathered, counts])
         if Y is not None:
-            self.comm.Allreduce(self.MPI.IN_PLACE, total, op=self.MPI.SUM)
-        return gathered.T, float(total[0])
+            summed = np.array([total])
+            self.comm.Allreduce(self.MPI.IN_PLACE, summed, op=self.MPI.SUM)
+            total = float(summed[0])
+        return gathered.T, total
 
     def agree(self, stop: bool) -> bool:
         """Rank 0's stop decision, for every rank (its callbacks are the ones that must be obeyed)."""
@@ -243,6 +218,6 @@ class DataParallel:
         self.comm.Bcast(flag, root=0)
         return bool(flag[0])
 
-    def sync_weights(self, net: "Network") -> None:
+    def finish(self, net: "Network") -> None:
         """End of training: every rank takes rank 0's weights (e.g. restored by EarlyStopping)."""
         self.comm.Bcast(net.flat, root=0)

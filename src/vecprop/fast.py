@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._workspace import Workspace
-from .network import Network
+from .network import Cache, Network
 
 
 class FastPath:
@@ -23,13 +23,14 @@ class FastPath:
 
     Notes
     -----
-    ``net.cache`` is only partly filled: ``A[l]``, ``M[l]`` (dropout masks) and ``alpha_Z[l]``
-    of the last forward, as views of the engine's buffers; ``Z[l]`` is None where the activation
-    was computed over it (ReLU, tanh, identity, the softmax's shift), and ``dZ``, ``dA`` are None
-    (they share buffers). To inspect every matrix of a step use ``engine="readable"`` or
-    ``net.gradients``. ``forward`` returns A[L] as a buffer that the next ``forward`` with the
-    same m overwrites, and it keeps a reference to X until ``backward_into``. Inputs are trusted
-    to be finite: ``fit`` checks X and Y once, at its boundary, not on every mini-batch.
+    The engine owns its buffers and never touches ``net.cache``. Its own ``cache`` is only
+    partly filled: ``A[l]``, ``M[l]`` (dropout masks) and ``alpha_Z[l]`` of the last forward,
+    as views of the buffers; ``Z[l]`` is None where the activation was computed over it (ReLU,
+    tanh, identity, the softmax's shift), and ``dZ``, ``dA`` are None (they share buffers). To
+    inspect every matrix of a step use ``engine="readable"`` or ``net.gradients``. ``forward``
+    returns A[L] as a buffer that the next ``forward`` with the same m overwrites, and it keeps
+    a reference to X until ``backward_into``. Inputs (X, Y, sample weights) are trusted to be
+    finite: ``fit`` checks them once, at its boundary, not on every mini-batch.
 
     Examples
     --------
@@ -55,6 +56,11 @@ class FastPath:
     def __repr__(self) -> str:
         return f"FastPath({self.net!r}, batch sizes {sorted(m for m, _ in self._spaces)})"
 
+    @property
+    def cache(self) -> Cache:
+        """The last forward's matrices that are still in the buffers (see Notes); empty before one."""
+        return Cache() if self._ws is None else self._ws.cache
+
     def workspace(self, m: int, dropout: bool = False) -> Workspace:
         """The buffers for batch size m (created on first use; the oldest of 4 is dropped)."""
         key = (m, dropout)
@@ -78,7 +84,6 @@ class FastPath:
                              f"got {X.dtype.name} {X.shape}")
         ws = self._ws = self.workspace(X.shape[1], rng is not None and any(net.dropout))
         ws.A[0] = ws.cache.A[0] = A = X
-        net.cache = ws.cache
         for l, (Theta, b) in enumerate(net.params, start=1):
             Z = ws.Z[l]
             np.matmul(Theta, A, out=Z)  # (1) Z[l] = Theta[l] A[l-1] + b[l]   (n_l, m)
@@ -88,20 +93,25 @@ class FastPath:
         return A
 
     # ---- cost (eq. 2) ------------------------------------------------------------------
-    def cached_cost(self, Y: np.ndarray, l2: float = 0.0) -> float:
-        """J of the last forward pass against Y (n_L, m)  (eq. 2, plus the L2 term)."""
-        ws, net = self._last(Y), self.net
+    def cached_cost(self, Y: np.ndarray, l2: float = 0.0, sample_weight: np.ndarray | None = None,
+                    m: float | None = None) -> float:
+        """J of the last forward pass against Y (n_L, m)  (eq. 2, plus the L2 term).
+
+        ``sample_weight`` (m,) and ``m`` (the divisor) as in ``Network.cached_cost``.
+        """
+        ws, net, w = self._last(Y), self.net, sample_weight
+        m = _divisor(ws.m, w) if m is None else m
         if ws.log_sum is not None:  # softmax + cross-entropy from the logits, like err_from_logits
             np.log(ws.col_sum, out=ws.log_sum)  # (1, m) log sum_i e^(Z_i - max Z)
             np.subtract(ws.Z[-1], ws.log_sum, out=ws.out_tmp)  # log softmax   (n_L, m)
             np.multiply(ws.out_tmp, Y, out=ws.out_tmp)
-            J = -float(np.add.reduce(ws.out_tmp, axis=None)) / ws.m
-        elif net.fused:
-            J = float(net.loss.err_from_logits(ws.Z[-1], Y).sum()) / ws.m
+            E = ws.out_tmp  # -err
+            J = -float(np.add.reduce(E, axis=None) if w is None else np.add.reduce(E, axis=0) @ w) / m
         else:
-            J = float(net.loss.err(ws.A[-1], Y).sum()) / ws.m
+            E = net.loss.err_from_logits(ws.Z[-1], Y) if net.fused else net.loss.err(ws.A[-1], Y)
+            J = float(E.sum() if w is None else np.add.reduce(E, axis=0) @ w) / m
         if l2:
-            J += net.l2_term(l2, ws.m)
+            J += net.l2_term(l2, m)
         return J
 
     def _last(self, Y: np.ndarray) -> Workspace:
@@ -113,21 +123,26 @@ class FastPath:
         return ws
 
     # ---- backward (A)-(D) -------------------------------------------------------------
-    def backward_into(self, Y: np.ndarray, out: np.ndarray, l2: float = 0.0) -> None:
-        """Write dTheta[l], db[l] (l = 1..L) of the last forward pass into ``out``, laid out like ``net.flat``."""
+    def backward_into(self, Y: np.ndarray, out: np.ndarray, l2: float = 0.0,
+                      sample_weight: np.ndarray | None = None, m: float | None = None) -> None:
+        """Write dTheta[l], db[l] (l = 1..L) of the last forward pass into ``out``, laid out like ``net.flat``.
+
+        ``sample_weight`` (m,) and ``m`` (the divisor) as in ``Network.backward``.
+        """
         ws, net, L = self._last(Y), self.net, self.net.L
         if out is not self._grad:
             if out.shape != net.flat.shape or out.dtype != net.dtype:
                 raise ValueError(f"out must be a {net.dtype.name} vector of shape {net.flat.shape} "
                                  f"(like net.flat); got {out.dtype.name} {out.shape}")
-            self._grad, self._grad_views = out, [(dT, db[:, 0]) for dT, db in net._views(out)]
-        inv_m = 1.0 / ws.m
+            self._grad, self._grad_views = out, [(dT, db[:, 0]) for dT, db in net.views(out)]
+        inv_m = 1.0 / (_divisor(ws.m, sample_weight) if m is None else m)
+        scale = inv_m if sample_weight is None else sample_weight * inv_m  # the 1/m, per column w_c/m
         dZ = ws.dZ_L
         if net.fused:
             np.subtract(ws.A[L], Y, out=dZ)  # (C) fused with the loss: dZ[L] = A[L] - Y, with the 1/m
-            dZ *= inv_m
+            dZ *= scale
         else:
-            np.multiply(net.loss.derivative(ws.A[L], Y), inv_m, out=dZ)  # (5) dA[L] = err'(A[L], Y) / m
+            np.multiply(net.loss.derivative(ws.A[L], Y), scale, out=dZ)  # (5) dA[L] = err'(A[L], Y) / m
             dZ = ws.kernels[L].backward(ws.Z[L], ws.alpha_Z[L], dZ, ws.scratch[L])  # (C)
         for l in range(L, 0, -1):
             Theta, _ = net.params[l - 1]
@@ -150,3 +165,8 @@ class FastPath:
         if self._decay is None:
             self._decay = np.empty(max(T.size for T, _ in self.net.params), dtype=self.net.dtype)
         return self._decay[: Theta.size].reshape(Theta.shape)
+
+
+def _divisor(n_cols: int, w: np.ndarray | None) -> float:
+    """The m of eq. 2 when none is given: sum_c w_c with weights, else the number of columns."""
+    return n_cols if w is None else float(w.sum(dtype=np.float64))

@@ -65,6 +65,7 @@ def gradcheck(
     Y: np.ndarray,
     *,
     l2: float = 0.0,
+    sample_weight: np.ndarray | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
     eps: float = 1e-5,
     tol: float = 1e-7,
@@ -72,7 +73,8 @@ def gradcheck(
     """Compare backward's dTheta[l], db[l] with (J(p + eps) - J(p - eps)) / 2 eps for every entry.
 
     The check runs on a float64 copy of ``net`` (the original is not touched). ``masks``
-    replays fixed dropout masks (as ``net.cache.M`` holds them after a training forward).
+    replays fixed dropout masks (as ``net.cache.M`` holds them after a training forward);
+    ``sample_weight`` (m,) checks the weighted cost and gradients (``Network.cached_cost``).
     A parameter passes when the relative error is below ``tol``, or when the gradient itself,
     analytic and numeric, is below the rounding noise of the numerical slope, ~|J| u / eps:
     there the relative error is noise over noise (a truly zero gradient would score 1). eps = 1e-5 balances
@@ -83,23 +85,24 @@ def gradcheck(
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     masks64 = None if masks is None else [None if M is None else np.asarray(M, np.float64) for M in masks]
-    analytic = net64.flatten(net64.gradients(X, Y, l2=l2, masks=masks64))
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    analytic = net64.flatten(net64.gradients(X, Y, l2=l2, sample_weight=w, masks=masks64))
     found = _kinks(net64, Y, eps)
-    noise = 10 * np.finfo(np.float64).eps * max(1.0, abs(net64.cached_cost(Y, l2=l2))) / eps
+    noise = 10 * np.finfo(np.float64).eps * max(1.0, abs(net64.cached_cost(Y, l2=l2, sample_weight=w))) / eps
 
     numeric = np.empty_like(analytic)
     p = net64.flat
     for i in range(p.size):
         saved = p[i]
         p[i] = saved + eps
-        J_plus = net64.cost(X, Y, l2=l2, masks=masks64)
+        J_plus = net64.cost(X, Y, l2=l2, sample_weight=w, masks=masks64)
         p[i] = saved - eps
-        J_minus = net64.cost(X, Y, l2=l2, masks=masks64)
+        J_minus = net64.cost(X, Y, l2=l2, sample_weight=w, masks=masks64)
         p[i] = saved
         numeric[i] = (J_plus - J_minus) / (2 * eps)
 
     rows = []
-    for l, ((aT, ab), (nT, nb)) in enumerate(zip(net64._views(analytic), net64._views(numeric)), start=1):
+    for l, ((aT, ab), (nT, nb)) in enumerate(zip(net64.views(analytic), net64.views(numeric)), start=1):
         for name, a, n in (("dTheta", aT, nT), ("db", ab, nb)):
             denom = np.linalg.norm(a) + np.linalg.norm(n)
             rel = float(np.linalg.norm(a - n) / denom) if denom > 0 else 0.0

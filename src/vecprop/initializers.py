@@ -5,6 +5,8 @@ from typing import Callable
 
 import numpy as np
 
+from ._registry import Registry
+
 Initializer = Callable[[int, int, np.random.Generator], np.ndarray]
 
 
@@ -37,21 +39,11 @@ def lecun_uniform(n_l: int, n_prev: int, rng: np.random.Generator) -> np.ndarray
     return rng.uniform(-limit, limit, size=(n_l, n_prev))
 
 
-INITIALIZERS: dict[str, Initializer] = {
+INITIALIZERS: Registry[Initializer] = Registry("initializer", {
     f.__name__: f for f in (he_normal, he_uniform, glorot_normal, glorot_uniform, lecun_normal, lecun_uniform)
-}
+})
 INITIALIZERS["xavier_normal"] = glorot_normal
 INITIALIZERS["xavier_uniform"] = glorot_uniform
 
-_RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "silu"}
-
-
-def default_initializer(activation_name: str) -> str:
-    """He for the ReLU family, Glorot (uniform) for the rest."""
-    return "he_normal" if activation_name in _RELU_FAMILY else "glorot_uniform"
-
-
 def get_initializer(name: str) -> Initializer:
-    if name not in INITIALIZERS:
-        raise ValueError(f"unknown initializer {name!r}; valid names: {', '.join(INITIALIZERS)}")
-    return INITIALIZERS[name]
+    return INITIALIZERS.lookup(name)

@@ -1,4 +1,4 @@
-"""Full-batch L-BFGS through scipy's L-BFGS-B (optional extra: ``pip install vecprop[lbfgs]``)."""
+"""Full-batch L-BFGS through scipy's L-BFGS-B (optional extra: ``pip install vecprop[lbfgs]``), and its loop."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-__all__ = ["LBFGS", "LBFGSResult", "minimize_lbfgs"]
+from ._checks import check_int, check_real
+from .callbacks import Callback, CallbackList, History, TrainState
+from .engines import make_engine
+from .inference import checked_set, checked_validation, outputs, set_logs
+from .metrics import evaluate, task_of
+
+if TYPE_CHECKING:
+    from .network import Network
+
+__all__ = ["LBFGS", "LBFGSResult", "minimize_lbfgs", "fit_lbfgs"]
 
 _MAX_LINE_SEARCH = 20  # scipy's maxls default: at most this many evaluations per iteration
 
@@ -44,11 +53,9 @@ class LBFGSResult:
 
 
 def _check_settings(max_iter: Any, tol: Any, history: Any) -> None:
-    for name, value in (("max_iter", max_iter), ("history", history)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1; got {value!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0.0 < tol < np.inf:
-        raise ValueError(f"tol must be a finite number > 0; got {tol!r}")
+    check_int("max_iter", max_iter, 1)
+    check_int("history", history, 1)
+    check_real("tol", tol, 0.0, lo_open=True)
 
 
 def _import_scipy() -> tuple[Any, Any]:
@@ -153,10 +160,10 @@ def minimize_lbfgs(fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]
 
 @dataclass(frozen=True)
 class LBFGS:
-    """Settings for full-batch L-BFGS, as returned by ``get_optimizer("lbfgs", ...)``.
+    """Settings for full-batch L-BFGS: ``fit(net, X, Y, optimizer=LBFGS(max_iter=100))``.
 
-    Unlike the step optimizers it owns the whole loop: the training code hands it a function of
-    the flat float64 parameters and calls :meth:`minimize` once.
+    Unlike the step optimizers (``vecprop.optimizers``) it owns the whole loop: ``fit_lbfgs``
+    hands it a function of the flat float64 parameters and calls :meth:`minimize` once.
     """
 
     max_iter: int = 200
@@ -170,3 +177,59 @@ class LBFGS:
                  callback: Callable[[int, np.ndarray, float], bool | None] | None = None) -> LBFGSResult:
         """Run :func:`minimize_lbfgs` with these settings."""
         return minimize_lbfgs(fun_and_grad, x0, self.max_iter, self.tol, callback, history=self.history)
+
+
+def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str = "lbfgs", *,
+              sample_weight: np.ndarray | None = None, epochs: int = 200, l2: float = 0.0,
+              validation: tuple[np.ndarray, ...] | None = None, callbacks: Sequence[Callback] = (),
+              engine: str = "fast", **step_only: Any) -> History:
+    """Full-batch L-BFGS on J (eq. 2): one history row per iteration, the callbacks of ``fit``.
+
+    ``fit(optimizer="lbfgs")`` comes here (``lbfgs="lbfgs"`` runs at most ``epochs``
+    iterations). Every iteration is an epoch of one full batch: ``on_epoch_begin``,
+    ``on_batch_end`` and ``on_epoch_end`` fire in that order once scipy reports it done, between
+    ``on_train_begin`` and ``on_train_end``; a callback that sets ``state.stop`` ends the run
+    with the weights it last saw. scipy works in float64: the flat parameters are converted
+    explicitly at this boundary and written back into the network in its own dtype.
+    ``step_only`` holds ``fit``'s arguments that need mini-batch steps (comm, schedule, resume,
+    clip_norm, clip_value): any of them set is an error, never silently ignored.
+    """
+    given = sorted(k for k, v in step_only.items() if v is not None)
+    if given:
+        raise ValueError(f"L-BFGS trains full-batch in one process and takes no {', '.join(given)}; "
+                         "use a step optimizer such as 'adam' for that")
+    check_int("epochs", epochs, 0)
+    lbfgs = LBFGS(max_iter=max(epochs, 1)) if isinstance(lbfgs, str) and lbfgs == "lbfgs" else lbfgs
+    if not isinstance(lbfgs, LBFGS):
+        raise TypeError(f"lbfgs must be an LBFGS or 'lbfgs'; got {lbfgs!r}")
+    X, Y, w = checked_set(net, X, Y, sample_weight)
+    val = checked_validation(net, validation)
+    path, grad, task = make_engine(net, engine), np.empty_like(net.flat), task_of(net.loss, net.sizes[-1])
+    cbs = CallbackList([History(), *callbacks])
+    state = TrainState(net=net, optimizer=lbfgs, rng=np.random.default_rng(0), epochs=lbfgs.max_iter,
+                       history=cbs.callbacks[0], engine=path)
+
+    def fun_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        net.flat[...] = x
+        path.forward(X)  # forward (1), the whole set
+        J = path.cached_cost(Y, l2=l2, sample_weight=w)  # cost (2)
+        path.backward_into(Y, grad, l2=l2, sample_weight=w)  # backward (A)-(D)
+        return J, grad.astype(np.float64)
+
+    def on_iteration(n_iter: int, x: np.ndarray, J: float) -> bool:
+        net.flat[...] = x
+        state.epoch, state.batch, state.batch_cost = n_iter - 1, 0, J
+        cbs.on_epoch_begin(state)
+        cbs.on_batch_end(state)
+        state.logs = {"cost": J, **evaluate(outputs(net, X)[0], Y, task, w)}
+        if val is not None:
+            state.logs.update(set_logs(outputs, net, *val, l2=l2))
+        cbs.on_epoch_end(state)
+        return state.stop
+
+    cbs.on_train_begin(state)
+    result = lbfgs.minimize(fun_and_grad, net.flat.astype(np.float64), callback=on_iteration)
+    if not state.stop:
+        net.flat[...] = result.x
+    cbs.on_train_end(state)
+    return state.history

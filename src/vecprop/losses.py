@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_real
+from ._registry import Registry
 from .activations import Activation, Configurable, Sigmoid, Softmax
 
 
@@ -69,9 +71,7 @@ class Huber(Loss):
     name = "huber"
 
     def __init__(self, delta: float = 1.0) -> None:
-        if not np.isfinite(delta) or delta <= 0:
-            raise ValueError(f"huber delta must be a finite number > 0; got {delta!r}")
-        self.delta = float(delta)
+        self.delta = check_real("huber delta", delta, 0.0, lo_open=True)
 
     def err(self, A, Y):
         d = np.abs(A - Y)
@@ -142,29 +142,30 @@ class CrossEntropy(Loss):
             )
 
 
-LOSSES: dict[str, type[Loss]] = {
+LOSSES: Registry[type[Loss]] = Registry("loss", {
     cls.name: cls for cls in (SquaredError, BinaryCrossEntropy, CrossEntropy, AbsoluteError, Huber)
-}
+})
 
 
 def get_loss(spec: str | dict[str, Any] | Loss) -> Loss:
     """Turn a name or config dict into a Loss; an unknown name lists the valid ones."""
     if isinstance(spec, Loss):
         return spec
-    kwargs: dict[str, Any] = {}
-    if isinstance(spec, dict):
-        kwargs = dict(spec)
-        spec = kwargs.pop("name", None)
-    if not isinstance(spec, str):
+    if not isinstance(spec, (str, dict)):
         raise TypeError(f"loss must be a name ({', '.join(LOSSES)}) or a Loss; got {type(spec).__name__}")
-    if spec not in LOSSES:
-        raise ValueError(f"unknown loss {spec!r}; valid names: {', '.join(LOSSES)}")
-    try:
-        return LOSSES[spec](**kwargs)
-    except TypeError as e:
-        raise ValueError(f"bad parameters for loss {spec!r}: {kwargs}") from e
+    return LOSSES.build(spec)
 
 
 def is_fused(activation: Activation, loss: Loss) -> bool:
     """True when dZ[L] = A[L] - Y: softmax + cross-entropy, sigmoid + binary cross-entropy."""
     return loss.fuses_with is not None and type(activation) is loss.fuses_with
+
+
+def output_activation(loss: str | dict[str, Any] | Loss) -> str:
+    """The output activation a loss is made for: the one it fuses with, else the identity.
+
+    The one place this mapping lives: softmax for cross-entropy, sigmoid for binary
+    cross-entropy, identity for the regression losses.
+    """
+    fuses_with = get_loss(loss).fuses_with
+    return "identity" if fuses_with is None else fuses_with.name

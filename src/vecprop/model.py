@@ -131,7 +131,7 @@ class Model:
     def outputs(self, X: Any, feature_names: Sequence[str] | None = None, source: str = "X",
                 chunk: int = 4096) -> np.ndarray:
         """A[L] (n_L, m) for raw rows, in inference mode (no dropout), ``chunk`` rows at a time."""
-        from .training import predict
+        from .inference import predict
 
         rows = self.select(X, feature_names, source)
         m = rows.shape[0]
@@ -207,7 +207,7 @@ class Model:
                  ) -> dict[str, Any]:
         """Cost and metrics on labelled raw rows: accuracy for classifiers; r2 and mse (in the
         target's own units, per output too when there are several) for regression."""
-        from .training import validation_logs
+        from .inference import validation_logs
 
         rows = self.select(X, feature_names, source)
         y = np.asarray(y)
@@ -427,7 +427,7 @@ def _table(X: Any, source: str) -> tuple[np.ndarray, list[str] | None]:
 
 
 def _predict(net: Network, Xc: np.ndarray) -> np.ndarray:
-    from .training import predict
+    from .inference import predict
 
     return predict(net, Xc)
 

@@ -6,9 +6,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._checks import as_columns, as_targets, check_dtype, check_sizes
+from ._checks import as_columns, as_targets, check_dtype, check_real, check_sample_weight, check_sizes
 from .activations import Activation, get_activation
-from .initializers import default_initializer, get_initializer
+from .initializers import get_initializer
 from .losses import Loss, get_loss, is_fused
 
 Params = list[tuple[np.ndarray, np.ndarray]]
@@ -89,11 +89,11 @@ class Network:
         inits = [init] * self.L if init is None or isinstance(init, str) else list(init)
         if len(inits) != self.L:
             raise ValueError(f"init must be one name or L={self.L} names; got {init!r}")
-        self.init = [i or default_initializer(a.name) for i, a in zip(inits, self.activations)]
+        self.init = [i or a.default_init for i, a in zip(inits, self.activations)]
 
         n_params = sum(n * (p + 1) for p, n in zip(self.sizes, self.sizes[1:]))
         self.flat = np.zeros(n_params, dtype=self.dtype)
-        self.params: Params = self._views(self.flat)
+        self.params: Params = self.views(self.flat)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         for (Theta, _), name, n_l, n_prev in zip(self.params, self.init, self.sizes[1:], self.sizes):
             Theta[...] = get_initializer(name)(n_l, n_prev, rng)  # drawn in float64, then rounded
@@ -105,13 +105,11 @@ class Network:
         rates = [dropout] * (self.L - 1) if np.isscalar(dropout) else list(dropout)
         if len(rates) != self.L - 1:
             raise ValueError(f"dropout must be one rate or L-1={self.L - 1} rates (hidden layers); got {dropout!r}")
-        for l, p in enumerate(rates, start=1):
-            if not (0.0 <= float(p) < 1.0):
-                raise ValueError(f"dropout rate for layer {l} must be in [0, 1); got {p!r}")
-        return tuple(float(p) for p in rates) + (0.0,)  # the output layer never drops
+        rates = [check_real(f"dropout rate for layer {l}", p, 0.0, 1.0, hi_open=True) for l, p in enumerate(rates, 1)]
+        return tuple(rates) + (0.0,)  # the output layer never drops
 
-    def _views(self, flat: np.ndarray) -> Params:
-        """Split a flat vector into (Theta[l], b[l]) views, layer by layer."""
+    def views(self, flat: np.ndarray) -> Params:
+        """Split a vector laid out like ``flat`` (a gradient, say) into (Theta[l], b[l]) views, layer by layer."""
         out, start = [], 0
         for n_prev, n_l in zip(self.sizes, self.sizes[1:]):
             Theta = flat[start : start + n_l * n_prev].reshape(n_l, n_prev)
@@ -158,23 +156,31 @@ class Network:
         return keep * self.dtype.type(1.0 / (1.0 - p))
 
     # ---- cost (eq. 2) ------------------------------------------------------------------
-    def cost(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, **forward_kwargs: Any) -> float:
-        """J = 1/m sum_c sum_i err{A[L], Y} (+ l2/(2m) sum_l ||Theta[l]||^2)."""
+    def cost(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, sample_weight: np.ndarray | None = None,
+             **forward_kwargs: Any) -> float:
+        """J = 1/m sum_c sum_i err{A[L], Y} (+ l2/(2m) sum_l ||Theta[l]||^2); see ``cached_cost``."""
         self.forward(X, **forward_kwargs)
-        return self.cached_cost(Y, l2=l2)
+        return self.cached_cost(Y, l2=l2, sample_weight=sample_weight)
 
-    def cached_cost(self, Y: np.ndarray, *, l2: float = 0.0) -> float:
-        """The cost of the last forward pass against Y (n_L, m)."""
+    def cached_cost(self, Y: np.ndarray, *, l2: float = 0.0, sample_weight: np.ndarray | None = None,
+                    m: float | None = None) -> float:
+        """The cost (eq. 2) of the last forward pass against Y (n_L, m).
+
+        With ``sample_weight`` w (m,) each example's error counts w_c times and m becomes
+        sum_c w_c: J = (sum_c w_c err_c + l2/2 sum_l ||Theta[l]||^2) / sum_c w_c, scikit-learn's
+        weighted objective. ``m`` overrides the divisor (a data-parallel rank's columns are a
+        share of a larger batch).
+        """
         A_L, Z_L = self.cache.A[-1], self.cache.Z[-1]
-        m = A_L.shape[1]
-        Y = self._targets(Y, m)
+        Y = self._targets(Y, A_L.shape[1])
+        w, m = self._weights(sample_weight, m, A_L.shape[1])
         E = self.loss.err_from_logits(Z_L, Y) if self.fused else self.loss.err(A_L, Y)
-        J = float(E.sum()) / m  # (2)
+        J = float(E.sum() if w is None else (E @ w).sum()) / m  # (2) 1/m sum_c [w_c] sum_i err
         if l2:
             J += self.l2_term(l2, m)
         return J
 
-    def l2_term(self, l2: float, m: int) -> float:
+    def l2_term(self, l2: float, m: float) -> float:
         """The L2 share of the cost: l2/(2m) sum_l ||Theta[l]||^2 (biases exempt)."""
         return l2 / (2 * m) * sum(float(np.vdot(Theta, Theta)) for Theta, _ in self.params)
 
@@ -183,12 +189,22 @@ class Network:
         self.loss.check_targets(Y)
         return Y
 
+    def _weights(self, sample_weight: np.ndarray | None, m: float | None,
+                 n_cols: int) -> tuple[np.ndarray | None, float]:
+        """The checked weights (or None) and the divisor m of eq. 2: n_cols, sum(w), or the given m."""
+        if sample_weight is None:
+            return None, n_cols if m is None else m
+        w = check_sample_weight(sample_weight, n_cols, self.dtype, some_positive=m is None)
+        return w, float(w.sum(dtype=np.float64)) if m is None else m
+
     # ---- backward (A)-(D) -------------------------------------------------------------
-    def backward(self, Y: np.ndarray, *, l2: float = 0.0, fused: bool = True) -> Params:
+    def backward(self, Y: np.ndarray, *, l2: float = 0.0, sample_weight: np.ndarray | None = None,
+                 m: float | None = None, fused: bool = True) -> Params:
         """dTheta[l], db[l] for l = 1..L from the last forward pass; dZ[l], dA[l] kept in the cache.
 
         Like the derivation, dA and dZ are per-example derivatives (dA[L] = err', eq. 5) and
-        the 1/m of eq. 2 enters in (A) and (B).
+        the 1/m of eq. 2 enters in (A) and (B). With ``sample_weight`` w, column c of dA[L]
+        (or of the fused dZ[L]) is multiplied by w_c and m is sum_c w_c (see ``cached_cost``).
 
         ``fused=False`` is for seeing the derivation, not for training: when the output and the
         loss fuse (``self.fused``), it still computes (5) ``dA[L] = err'{A[L], Y}`` and then (C)
@@ -199,15 +215,19 @@ class Network:
         c, L = self.cache, self.L
         if not c.Z:
             raise RuntimeError("backward needs a forward pass first: call forward(X) or gradients(X, Y)")
-        m = c.A[-1].shape[1]
-        Y = self._targets(Y, m)
+        Y = self._targets(Y, c.A[-1].shape[1])
+        w, m = self._weights(sample_weight, m, c.A[-1].shape[1])
         c.dZ, c.dA = [None] * (L + 1), [None] * (L + 1)
         grads: Params = [None] * L  # type: ignore[list-item]
         shortcut = self.fused and fused
         if shortcut:
             dZ = c.A[L] - Y  # (C) fused with the loss: dA[L] * alpha'(Z[L]) = A[L] - Y
+            if w is not None:
+                dZ *= w  # weighted (C): w_c (A[L] - Y)
         else:
             dA = self.loss.derivative(c.A[L], Y)  # (5) dA[L] = err'{A[L], Y}
+            if w is not None:
+                dA = dA * w  # weighted (5): w_c err'{A[L], Y}
         for l in range(L, 0, -1):
             Theta, _ = self.params[l - 1]
             if l < L or not shortcut:
@@ -225,19 +245,19 @@ class Network:
                 dA = Theta.T @ dZ  # (D) dA[l-1] = Theta[l]^T dZ[l]                (n_{l-1}, m)
         return grads
 
-    def gradients(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, fused: bool = True,
-                  **forward_kwargs: Any) -> Params:
+    def gradients(self, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0, sample_weight: np.ndarray | None = None,
+                  fused: bool = True, **forward_kwargs: Any) -> Params:
         """Forward then backward: the list of (dTheta[l], db[l]), same shapes as ``params``.
 
         ``fused=False`` computes (5) and (C) separately at the output (see ``backward``).
         """
         self.forward(X, **forward_kwargs)
-        return self.backward(Y, l2=l2, fused=fused)
+        return self.backward(Y, l2=l2, sample_weight=sample_weight, fused=fused)
 
     def flatten(self, grads: Params, out: np.ndarray | None = None) -> np.ndarray:
         """Pack (dTheta, db) pairs into one vector laid out like ``flat``."""
         out = np.empty_like(self.flat) if out is None else out
-        for (dst_T, dst_b), (dT, db) in zip(self._views(out), grads):
+        for (dst_T, dst_b), (dT, db) in zip(self.views(out), grads):
             dst_T[...] = dT
             dst_b[...] = db
         return out

@@ -8,41 +8,23 @@ from typing import Any
 
 import numpy as np
 
-from vecprop.lbfgs import LBFGS
+from ._checks import check_bool, check_int, check_real
+from ._registry import Registry
 
 StateDict = dict[str, "np.ndarray | float | int | list[np.ndarray]"]
 
 __all__ = [
-    "Optimizer", "SGD", "Momentum", "Nesterov", "RMSprop", "Adam", "AdamW",
-    "get_optimizer", "clip_grad_norm", "clip_grad_value",
+    "Optimizer", "SGD", "Momentum", "Nesterov", "RMSprop", "Adam", "AdamW", "OPTIMIZERS",
+    "get_optimizer", "defaults", "default_lr", "clip_grad_norm", "clip_grad_value",
 ]
-
-
-def _check_range(name: str, value: Any, lo: float, hi: float = math.inf, *,
-                 lo_open: bool = False, hi_open: bool = False) -> float:
-    """Return ``float(value)`` if it is a real number in the interval, else raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number; got {value!r}")
-    v = float(value)
-    below = v <= lo if lo_open else v < lo
-    above = v >= hi if hi_open else v > hi
-    if not math.isfinite(v) or below or above:
-        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise ValueError(f"{name} must be in {interval}; got {value!r}")
-    return v
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool; got {value!r}")
-    return bool(value)
 
 
 class Optimizer:
     """Base class: learning rate ``lr``, step counter ``t`` and per-parameter state in aligned lists.
 
-    Subclasses implement ``_update(Theta, dTheta, state, work)`` on one block of a parameter.
-    ``step`` reads ``lr`` every call, so a schedule changes it by plain assignment:
+    Subclasses implement ``_update(Theta, dTheta, state, work)`` on one block of a parameter; their
+    ``__init__`` defaults (``lr`` included) are the only copy of them (``defaults(name)`` reads
+    them). ``step`` reads ``lr`` every call, so a schedule changes it by plain assignment:
     ``opt.lr = sched.step()``. State is allocated on the first step, in the parameters' dtype,
     with two block-sized scratch buffers per parameter; afterwards a step allocates no arrays.
 
@@ -56,10 +38,11 @@ class Optimizer:
 
     _coupled_decay = True  # weight decay is added to dTheta (L2); AdamW overrides this
     _block_bytes = 1 << 20  # per array and block: a few arrays of this size stay in the L2/L3 cache
+    _renamed: dict[str, str] = {}  # state keys of vecprop 0.1 checkpoints -> today's names
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
-        self.lr = _check_range("lr", lr, 0.0)
-        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0)
+        self.lr = check_real("lr", lr, 0.0)
+        self.weight_decay = check_real("weight_decay", weight_decay, 0.0)
         self.t = 0
         self._state: dict[str, list[np.ndarray]] = {key: [] for key in self._state_keys()}
         self._work: list[tuple[np.ndarray, np.ndarray]] = []  # per param: two scratch buffers of one block
@@ -147,20 +130,23 @@ class Optimizer:
         return d
 
     def load_state_dict(self, d: StateDict) -> None:
-        """Restore a ``state_dict()`` so that the next steps are bit-identical to an unbroken run."""
+        """Restore a ``state_dict()`` so that the next steps are bit-identical to an unbroken run.
+
+        Checkpoints of vecprop 0.1 load too: their Adam state keys ``m``, ``v``, ``v_max`` are read
+        as ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (``m`` is the number of examples).
+        """
+        d = {self._renamed.get(key, key): value for key, value in d.items()}
         expected = {"t", "lr", *self._state}
         if set(d) != expected:
             raise ValueError(f"state_dict keys must be {sorted(expected)}; got {sorted(d)}")
-        t = d["t"]
         if not all(isinstance(d[key], (list, tuple)) for key in self._state):
             raise ValueError(f"state_dict entries {sorted(self._state)} must be lists of arrays")
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
-            raise ValueError(f"state_dict['t'] must be an int >= 0; got {t!r}")
+        t = check_int("state_dict['t']", d["t"], 0)
         lengths = {len(d[key]) for key in self._state}  # type: ignore[arg-type]
         if len(lengths) > 1 or (self._state and t > 0 and 0 in lengths):
             raise ValueError(f"state_dict lists have lengths {sorted(lengths)} at t={t}")
-        self.t = int(t)
-        self.lr = _check_range("state_dict['lr']", d["lr"], 0.0)
+        self.t = t
+        self.lr = check_real("state_dict['lr']", d["lr"], 0.0)
         self._state = {key: [np.array(a, copy=True) for a in d[key]] for key in self._state}  # type: ignore[union-attr]
         self._work = []
 
@@ -170,7 +156,7 @@ class SGD(Optimizer):
 
     Notes
     -----
-    Same as ``torch.optim.SGD(lr=lr, weight_decay=weight_decay)``.
+    Same as ``torch.optim.SGD(lr=lr, weight_decay=weight_decay)``; the default lr is 0.1.
 
     Examples
     --------
@@ -179,10 +165,12 @@ class SGD(Optimizer):
     ((2, 3), 0.95)
     """
 
+    def __init__(self, lr: float = 0.1, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+
     def _update(self, Theta, dTheta, state, work):
         w, d = work
-        g = self._gradient(Theta, dTheta, d)
-        np.multiply(g, self.lr, out=w)
+        np.multiply(self._gradient(Theta, dTheta, d), self.lr, out=w)
         Theta -= w
 
 
@@ -197,11 +185,11 @@ class Momentum(SGD):
 
     _nesterov = False
 
-    def __init__(self, lr: float, momentum: float = 0.9, dampening: float = 0.0,
+    def __init__(self, lr: float = 0.05, momentum: float = 0.9, dampening: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
-        self.momentum = _check_range("momentum", momentum, 0.0, 1.0, hi_open=True)
-        self.dampening = _check_range("dampening", dampening, 0.0, 1.0)
+        self.momentum = check_real("momentum", momentum, 0.0, 1.0, hi_open=True)
+        self.dampening = check_real("dampening", dampening, 0.0, 1.0)
 
     def _state_keys(self) -> tuple[str, ...]:
         return ("velocity",)
@@ -233,8 +221,8 @@ class Nesterov(Momentum):
 
     _nesterov = True
 
-    def __init__(self, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
-        _check_range("momentum", momentum, 0.0, 1.0, lo_open=True, hi_open=True)
+    def __init__(self, lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
+        check_real("momentum", momentum, 0.0, 1.0, lo_open=True, hi_open=True)
         super().__init__(lr, momentum, 0.0, weight_decay)
 
 
@@ -243,21 +231,23 @@ class RMSprop(Optimizer):
 
     Notes
     -----
-    Same as ``torch.optim.RMSprop``: no bias correction and ``eps`` added outside the square root::
+    Same as ``torch.optim.RMSprop`` (its ``alpha`` is ``rho`` here: alpha[l] is an activation), with
+    no bias correction and ``eps`` outside the square root. The default lr is Adam's 1e-3 (torch:
+    0.01): both scale each entry's step to about lr::
 
-        s <- alpha * s + (1 - alpha) * g**2
-        c <- alpha * c + (1 - alpha) * g            (centered only; then s - c**2 replaces s)
+        s <- rho * s + (1 - rho) * g**2
+        c <- rho * c + (1 - rho) * g                (centered only; then s - c**2 replaces s)
         D  = sqrt(s) + eps
         v <- momentum * v + g / D; Theta <- Theta - lr * v     (momentum > 0)
         Theta <- Theta - lr * g / D                            (momentum == 0)
     """
 
-    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+    def __init__(self, lr: float = 1e-3, rho: float = 0.99, eps: float = 1e-8,
                  momentum: float = 0.0, centered: bool = False, weight_decay: float = 0.0) -> None:
-        self.alpha = _check_range("alpha", alpha, 0.0, 1.0, hi_open=True)
-        self.eps = _check_range("eps", eps, 0.0, lo_open=True)
-        self.momentum = _check_range("momentum", momentum, 0.0, 1.0, hi_open=True)
-        self.centered = _check_bool("centered", centered)
+        self.rho = check_real("rho", rho, 0.0, 1.0, hi_open=True)
+        self.eps = check_real("eps", eps, 0.0, lo_open=True)
+        self.momentum = check_real("momentum", momentum, 0.0, 1.0, hi_open=True)
+        self.centered = check_bool("centered", centered)
         super().__init__(lr, weight_decay)
 
     def _state_keys(self) -> tuple[str, ...]:
@@ -267,14 +257,14 @@ class RMSprop(Optimizer):
         w, d = work
         g = self._gradient(Theta, dTheta, d)
         s = state["square_avg"]
-        s *= self.alpha
+        s *= self.rho
         np.multiply(g, g, out=w)
-        w *= 1.0 - self.alpha
+        w *= 1.0 - self.rho
         s += w
         if self.centered:
             c = state["grad_avg"]
             np.subtract(g, c, out=w)  # c.lerp_(g, 1 - alpha) in torch
-            w *= 1.0 - self.alpha
+            w *= 1.0 - self.rho
             c += w
             np.multiply(c, c, out=w)
             np.subtract(s, w, out=w)
@@ -298,46 +288,49 @@ class Adam(Optimizer):
 
     Notes
     -----
-    Same as ``torch.optim.Adam`` (``eps`` is added after the bias-corrected square root)::
+    Same as ``torch.optim.Adam`` (``eps`` is added after the bias-corrected square root), with
+    torch's names for the state (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``)::
 
-        m <- beta1 * m + (1 - beta1) * g
-        v <- beta2 * v + (1 - beta2) * g**2         (AMSGrad: v_max <- max(v_max, v), used for v)
-        Theta <- Theta - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+        avg    <- beta1 * avg + (1 - beta1) * g
+        avg_sq <- beta2 * avg_sq + (1 - beta2) * g**2     (AMSGrad: its running maximum is used)
+        Theta  <- Theta - lr / (1 - beta1**t) * avg / (sqrt(avg_sq) / sqrt(1 - beta2**t) + eps)
     """
+
+    _renamed = {"m": "exp_avg", "v": "exp_avg_sq", "v_max": "max_exp_avg_sq"}
 
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2); got {betas!r}")
-        self.betas = (_check_range("betas[0]", betas[0], 0.0, 1.0, hi_open=True),
-                      _check_range("betas[1]", betas[1], 0.0, 1.0, hi_open=True))
-        self.eps = _check_range("eps", eps, 0.0, lo_open=True)
-        self.amsgrad = _check_bool("amsgrad", amsgrad)
+        self.betas = (check_real("betas[0]", betas[0], 0.0, 1.0, hi_open=True),
+                      check_real("betas[1]", betas[1], 0.0, 1.0, hi_open=True))
+        self.eps = check_real("eps", eps, 0.0, lo_open=True)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
         super().__init__(lr, weight_decay)
 
     def _state_keys(self) -> tuple[str, ...]:
-        return ("m", "v") + ("v_max",) * self.amsgrad
+        return ("exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * self.amsgrad
 
     def _update(self, Theta, dTheta, state, work):
         beta1, beta2 = self.betas
         w, d = work
         g = self._gradient(Theta, dTheta, d)
-        m, v = state["m"], state["v"]
-        np.subtract(g, m, out=w)  # m.lerp_(g, 1 - beta1) in torch
+        avg, avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        np.subtract(g, avg, out=w)  # exp_avg.lerp_(g, 1 - beta1) in torch
         w *= 1.0 - beta1
-        m += w
-        v *= beta2
+        avg += w
+        avg_sq *= beta2
         np.square(g, out=w)
         w *= 1.0 - beta2
-        v += w
+        avg_sq += w
         if self.amsgrad:
-            v = np.maximum(state["v_max"], v, out=state["v_max"])
-        # The bias corrections folded into two scalars, one pass fewer than torch's form:
-        # lr / (1 - beta1^t) * m / (sqrt(v) / s + eps) = c * m / (sqrt(v) + eps * s),  s = sqrt(1 - beta2^t)
+            avg_sq = np.maximum(state["max_exp_avg_sq"], avg_sq, out=state["max_exp_avg_sq"])
+        # The bias corrections folded into two scalars, one pass fewer than torch's form, s = sqrt(1 - beta2^t):
+        # lr / (1 - beta1^t) * avg / (sqrt(avg_sq) / s + eps) = c * avg / (sqrt(avg_sq) + eps * s)
         s = math.sqrt(1.0 - beta2 ** self.t)
-        np.sqrt(v, out=w)
+        np.sqrt(avg_sq, out=w)
         w += self.eps * s
-        np.divide(m, w, out=w)
+        np.divide(avg, w, out=w)
         w *= self.lr * s / (1.0 - beta1 ** self.t)
         Theta -= w
 
@@ -357,21 +350,30 @@ class AdamW(Adam):
         super().__init__(lr, betas, eps, weight_decay, amsgrad)
 
 
-_OPTIMIZERS: dict[str, type] = {
-    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov,
-    "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "lbfgs": LBFGS,
-}
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer", {
+    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
+})
+"""The step optimizers. Full-batch L-BFGS is not one of them: it owns its loop (``vecprop.lbfgs``)."""
 
 
-def get_optimizer(name: str, **kwargs: Any) -> Optimizer | LBFGS:
-    """Build an optimizer from its registry name; ``"lbfgs"`` gives the full-batch :class:`LBFGS` settings.
+def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
+    """Build a step optimizer from its registry name.
 
     >>> get_optimizer("adam", lr=0.01)
     Adam(lr=0.01, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, amsgrad=False)
     """
-    if name not in _OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(_OPTIMIZERS)}")
-    return _OPTIMIZERS[name](**kwargs)
+    return OPTIMIZERS.build(name, **kwargs)
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The keyword defaults of optimizer ``name``: its ``__init__``'s, the one place they are written."""
+    params = inspect.signature(OPTIMIZERS.lookup(name)).parameters.values()
+    return {p.name: p.default for p in params if p.default is not p.empty}
+
+
+def default_lr(name: str) -> float:
+    """The learning rate ``get_optimizer(name)`` uses when none is given."""
+    return float(defaults(name)["lr"])
 
 
 def clip_grad_norm(grads: list[np.ndarray], max_norm: float, error_if_nonfinite: bool = False) -> float:
@@ -383,7 +385,7 @@ def clip_grad_norm(grads: list[np.ndarray], max_norm: float, error_if_nonfinite:
     multiplied by ``min(1, max_norm / (N + 1e-6))``. A non-finite ``N`` raises if
     ``error_if_nonfinite``, else propagates into the grads as in torch.
     """
-    max_norm = _check_range("max_norm", max_norm, 0.0, lo_open=True)
+    max_norm = check_real("max_norm", max_norm, 0.0, lo_open=True)
     total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     if not math.isfinite(total) and error_if_nonfinite:
         raise ValueError(f"the global gradient norm is {total}; cannot clip non-finite gradients")
@@ -396,6 +398,6 @@ def clip_grad_norm(grads: list[np.ndarray], max_norm: float, error_if_nonfinite:
 
 def clip_grad_value(grads: list[np.ndarray], clip_value: float) -> None:
     """Clamp every gradient entry in place to ``[-clip_value, clip_value]`` (``torch.nn.utils.clip_grad_value_``)."""
-    clip_value = _check_range("clip_value", clip_value, 0.0, lo_open=True)
+    clip_value = check_real("clip_value", clip_value, 0.0, lo_open=True)
     for g in grads:
         np.clip(g, -clip_value, clip_value, out=g)

@@ -6,26 +6,13 @@ import inspect
 import math
 from typing import Any
 
-__all__ = ["Schedule", "Constant", "StepLR", "ExponentialLR", "CosineLR", "ReduceOnPlateau", "get_schedule"]
+from ._checks import check_choice, check_int, check_real
+from ._registry import Registry
+
+__all__ = ["Schedule", "Constant", "StepLR", "ExponentialLR", "CosineLR", "ReduceOnPlateau", "SCHEDULES",
+           "get_schedule"]
 
 _PLATEAU_EPS = 1e-8  # torch ReduceLROnPlateau's eps: smaller lr changes are ignored
-
-
-def _check_real(name: str, value: Any, lo: float, hi: float = math.inf, *,
-                lo_open: bool = False, hi_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a real number; got {value!r}")
-    v = float(value)
-    if (not math.isfinite(v) or (v <= lo if lo_open else v < lo) or (v >= hi if hi_open else v > hi)):
-        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise ValueError(f"{name} must be in {interval}; got {value!r}")
-    return v
-
-
-def _check_int(name: str, value: Any, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}; got {value!r}")
-    return value
 
 
 class Schedule:
@@ -38,7 +25,7 @@ class Schedule:
     _state_keys: tuple[str, ...] = ("epoch", "current_lr")
 
     def __init__(self, lr: float) -> None:
-        self.lr = _check_real("lr", lr, 0.0)
+        self.lr = check_real("lr", lr, 0.0)
         self.epoch = 0
         self.current_lr = self._initial_lr()
 
@@ -76,8 +63,8 @@ class Schedule:
             setattr(self, key, d[key])
 
     def _check_state(self, d: dict[str, Any]) -> None:
-        _check_int("state_dict['epoch']", d["epoch"], 0)
-        _check_real("state_dict['current_lr']", d["current_lr"], 0.0)
+        check_int("state_dict['epoch']", d["epoch"], 0)
+        check_real("state_dict['current_lr']", d["current_lr"], 0.0)
 
 
 class Constant(Schedule):
@@ -91,8 +78,8 @@ class StepLR(Schedule):
     """``lr * gamma ** (epoch // step_size)`` (torch ``StepLR``)."""
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _check_int("step_size", step_size, 1)
-        self.gamma = _check_real("gamma", gamma, 0.0, 1.0, lo_open=True)
+        self.step_size = check_int("step_size", step_size, 1)
+        self.gamma = check_real("gamma", gamma, 0.0, 1.0, lo_open=True)
         super().__init__(lr)
 
     def lr_at(self, epoch: int) -> float:
@@ -103,7 +90,7 @@ class ExponentialLR(Schedule):
     """``lr * gamma ** epoch`` (torch ``ExponentialLR``)."""
 
     def __init__(self, lr: float, gamma: float) -> None:
-        self.gamma = _check_real("gamma", gamma, 0.0, 1.0, lo_open=True)
+        self.gamma = check_real("gamma", gamma, 0.0, 1.0, lo_open=True)
         super().__init__(lr)
 
     def lr_at(self, epoch: int) -> float:
@@ -130,11 +117,11 @@ class CosineLR(Schedule):
     """
 
     def __init__(self, lr: float, total_epochs: int, warmup_epochs: int = 0, min_lr: float = 0.0) -> None:
-        self.total_epochs = _check_int("total_epochs", total_epochs, 1)
-        self.warmup_epochs = _check_int("warmup_epochs", warmup_epochs, 0)
+        self.total_epochs = check_int("total_epochs", total_epochs, 1)
+        self.warmup_epochs = check_int("warmup_epochs", warmup_epochs, 0)
         if warmup_epochs >= total_epochs:
             raise ValueError(f"warmup_epochs must be < total_epochs={total_epochs}; got {warmup_epochs}")
-        self.min_lr = _check_real("min_lr", min_lr, 0.0)
+        self.min_lr = check_real("min_lr", min_lr, 0.0)
         if isinstance(lr, (int, float)) and min_lr > lr:
             raise ValueError(f"min_lr must be <= lr={lr}; got {min_lr}")
         super().__init__(lr)
@@ -164,16 +151,13 @@ class ReduceOnPlateau(Schedule):
 
     def __init__(self, lr: float, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
                  mode: str = "min", min_lr: float = 0.0, cooldown: int = 0, threshold_mode: str = "rel") -> None:
-        self.factor = _check_real("factor", factor, 0.0, 1.0, lo_open=True, hi_open=True)
-        self.patience = _check_int("patience", patience, 0)
-        self.threshold = _check_real("threshold", threshold, 0.0)
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs'; got {threshold_mode!r}")
-        self.mode, self.threshold_mode = mode, threshold_mode
-        self.min_lr = _check_real("min_lr", min_lr, 0.0)
-        self.cooldown = _check_int("cooldown", cooldown, 0)
+        self.factor = check_real("factor", factor, 0.0, 1.0, lo_open=True, hi_open=True)
+        self.patience = check_int("patience", patience, 0)
+        self.threshold = check_real("threshold", threshold, 0.0)
+        self.mode = check_choice("mode", mode, ("min", "max"))
+        self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
+        self.min_lr = check_real("min_lr", min_lr, 0.0)
+        self.cooldown = check_int("cooldown", cooldown, 0)
         self.best: float | None = None
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -217,15 +201,15 @@ class ReduceOnPlateau(Schedule):
     def _check_state(self, d: dict[str, Any]) -> None:
         super()._check_state(d)
         if d["best"] is not None:
-            _check_real("state_dict['best']", d["best"], -math.inf)
-        _check_int("state_dict['num_bad_epochs']", d["num_bad_epochs"], 0)
-        _check_int("state_dict['cooldown_counter']", d["cooldown_counter"], 0)
+            check_real("state_dict['best']", d["best"], -math.inf)
+        check_int("state_dict['num_bad_epochs']", d["num_bad_epochs"], 0)
+        check_int("state_dict['cooldown_counter']", d["cooldown_counter"], 0)
 
 
-_SCHEDULES: dict[str, type[Schedule]] = {
+SCHEDULES: Registry[type[Schedule]] = Registry("schedule", {
     "constant": Constant, "step": StepLR, "exponential": ExponentialLR,
     "cosine": CosineLR, "plateau": ReduceOnPlateau,
-}
+})
 
 
 def get_schedule(name: str, **kwargs: Any) -> Schedule:
@@ -234,6 +218,4 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
     >>> get_schedule("cosine", lr=0.1, total_epochs=10, warmup_epochs=2)
     CosineLR(lr=0.1, total_epochs=10, warmup_epochs=2, min_lr=0.0)
     """
-    if name not in _SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; valid names: {', '.join(_SCHEDULES)}")
-    return _SCHEDULES[name](**kwargs)
+    return SCHEDULES.build(name, **kwargs)

@@ -17,7 +17,8 @@ Examples
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,12 +37,14 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import column_or_1d
 
 from ._sklearn_base import BaseMLP, validate_data
+from .metrics import TASK_LOSSES, labels
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _SKLEARN_OUTPUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
 
 
+@dataclass(eq=False, repr=False)
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier trained by vecprop: binary, multi-class and multi-label.
 
@@ -84,46 +87,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Validation cost per epoch (with ``early_stopping``).
     """
 
-    _parameter_constraints: dict = {
+    _: KW_ONLY
+    class_weight: Any = None
+
+    _parameter_constraints: ClassVar[dict] = {
         **BaseMLP._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
-
-    def __init__(
-        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-        batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
-        tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-        early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-        n_iter_no_change=10, activations=None, dropout=0.0, optimizer=None, lr_schedule=None,
-        class_weight=None, dtype="auto", init="sklearn",
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.activations = activations
-        self.dropout = dropout
-        self.optimizer = optimizer
-        self.lr_schedule = lr_schedule
-        self.class_weight = class_weight
-        self.dtype = dtype
-        self.init = init
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
         """Train on X (n_samples, n_features) and labels y (n_samples,) or an indicator matrix.
@@ -192,33 +162,35 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Y[np.arange(len(y)), idx] = 1.0
         return Y
 
-    def _labels_index(self, Y_rows: np.ndarray) -> np.ndarray:
-        """Class index per example of encoded single-label targets."""
-        return Y_rows[:, 0].astype(np.intp) if self._y_type == "binary" else Y_rows.argmax(axis=1)
+    @property
+    def _task(self) -> str:
+        """vecprop's name of the task (``metrics``): "multiclass", "binary" or "multilabel"."""
+        return "multilabel" if self._y_type == "multilabel-indicator" else self._y_type
+
+    def _labels(self, Y_rows: np.ndarray) -> np.ndarray:
+        """Class index (m,) or 0/1 indicators (m, n_L) of output or target rows: ``metrics.labels``."""
+        return labels(Y_rows.T, self._task)
 
     def _check_weights(self, Y_rows, w, incremental):
         if self.class_weight is not None:
-            if self._y_type == "multilabel-indicator":
+            if self._task == "multilabel":
                 raise ValueError("class_weight is not supported for multi-label y; use sample_weight")
             if incremental and self.class_weight == "balanced":
                 raise ValueError("class_weight='balanced' is not supported by partial_fit (a batch does not "
                                  "see the class frequencies); pass a dict")
-            cw = compute_sample_weight(self.class_weight, self.classes_[self._labels_index(Y_rows)])
+            cw = compute_sample_weight(self.class_weight, self.classes_[self._labels(Y_rows)])  # per example
             w = cw if w is None else w * cw
-        if w is not None and not incremental and self._y_type != "multilabel-indicator":
-            present = np.unique(self._labels_index(Y_rows)[w > 0])
-            if len(present) < 2:
+        if w is not None and not incremental and self._task != "multilabel":
+            if len(np.unique(self._labels(Y_rows)[w > 0])) < 2:
                 raise ValueError("sample_weight leaves only one class with a positive weight; a classifier "
                                  "needs at least two classes")
         return w
 
     def _stratify_labels(self, Y_rows):
-        return None if self._y_type == "multilabel-indicator" else self._labels_index(Y_rows)
+        return None if self._task == "multilabel" else self._labels(Y_rows)
 
-    def _head(self) -> tuple[str, str]:
-        if self._y_type == "multiclass":
-            return "softmax", "cross_entropy"
-        return "sigmoid", "binary_cross_entropy"
+    def _loss(self) -> str:
+        return TASK_LOSSES[self._task]
 
     @property
     def out_activation_(self) -> str:
@@ -227,12 +199,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     # ---- predictions -----------------------------------------------------------------------
     def _decode(self, P: np.ndarray) -> np.ndarray:
-        """Labels from output rows (m, n_L), thresholds as scikit-learn's LabelBinarizer (p > 0.5)."""
-        if self._y_type == "multiclass":
-            return self.classes_[P.argmax(axis=1)]
-        if self._y_type == "binary":
-            return self.classes_[(P[:, 0] > 0.5).astype(np.intp)]
-        return (P > 0.5).astype(np.int64)
+        """Labels from output rows (m, n_L): the classes, or 0/1 indicators for multi-label (``metrics.labels``)."""
+        return self._labels(P) if self._task == "multilabel" else self.classes_[self._labels(P)]
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (n_samples,), or indicators (n_samples, n_labels) for multi-label."""
@@ -255,14 +223,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         P = self._forward_rows_trusted(X_rows)
         if not np.isfinite(P).all():
             return np.nan
-        true = Y_rows.astype(np.int64) if self._y_type == "multilabel-indicator" else self._labels_index(Y_rows)
-        pred = self._decode(P)
-        if self._y_type != "multilabel-indicator":
-            pred = np.searchsorted(self.classes_, pred)
-        return float(accuracy_score(true, pred, sample_weight=w))
-
-    def _task(self) -> str:
-        return {"multilabel-indicator": "multilabel"}.get(self._y_type, self._y_type)
+        return float(accuracy_score(self._labels(Y_rows), self._labels(P), sample_weight=w))
 
     def _model_classes(self) -> list[Any]:
         return [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
@@ -285,6 +246,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return {"multilabel": True}
 
 
+@dataclass(eq=False, repr=False)
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor trained by vecprop: single- and multi-output.
 
@@ -300,46 +262,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     As :class:`MLPClassifier`, without ``classes_``; the output activation is the identity.
     """
 
-    _parameter_constraints: dict = {
+    _: KW_ONLY
+    loss: Any = "squared_error"
+
+    _parameter_constraints: ClassVar[dict] = {
         **BaseMLP._parameter_constraints,
         "loss": [StrOptions({"squared_error", "absolute_error", "huber"}), dict],
     }
-
-    def __init__(
-        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-        batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
-        tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-        early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-        n_iter_no_change=10, activations=None, dropout=0.0, optimizer=None, lr_schedule=None,
-        loss="squared_error", dtype="auto", init="sklearn",
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.activations = activations
-        self.dropout = dropout
-        self.optimizer = optimizer
-        self.lr_schedule = lr_schedule
-        self.loss = loss
-        self.dtype = dtype
-        self.init = init
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""
@@ -361,8 +290,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                              f"{self.n_outputs_}")
         return X, Y_rows
 
-    def _head(self) -> tuple[str, Any]:
-        return "identity", self.loss
+    def _loss(self) -> Any:
+        return self.loss
 
     @property
     def out_activation_(self) -> str:

@@ -7,13 +7,17 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ._checks import as_columns, as_targets
-from .fast import FastPath
-from .callbacks import Callback, Checkpoint, History, LRScheduler, TrainState, split_states
-from .metrics import evaluate, task_of
+from ._checks import check_int
+from .callbacks import Callback, CallbackList, Checkpoint, History, LRScheduler, TrainState, split_states
+from .engines import ENGINES, make_engine
+from .inference import checked_set, checked_validation, outputs, predict, set_logs, validation_logs
+from .lbfgs import LBFGS, fit_lbfgs
+from .metrics import correct, evaluate, labels, task_of
 from .network import Network
-from .lbfgs import LBFGS
 from .optimizers import clip_grad_norm, clip_grad_value, get_optimizer
+
+__all__ = ["fit", "predict", "validation_logs", "batches", "TrainingDiverged", "TrainingSet", "OneProcess",
+           "ENGINES"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -28,280 +32,200 @@ def batches(m: int, batch_size: int | None, rng: np.random.Generator, shuffle: b
         yield order[start : start + size]
 
 
-def fit(
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    optimizer: str | Any = "adam",
-    lr: float | None = None,
-    epochs: int = 10,
-    batch_size: int | None = 32,
-    l2: float = 0.0,
-    clip_norm: float | None = None,
-    clip_value: float | None = None,
-    validation: tuple[np.ndarray, np.ndarray] | None = None,
-    schedule: Any = None,
-    callbacks: Sequence[Callback] = (),
-    seed: int | np.random.Generator = 0,
-    shuffle: bool = True,
-    resume: str | Path | None = None,
-    engine: str = "fast",
-    comm: Any = None,
-) -> History:
+def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray | None = None,
+        optimizer: str | Any = "adam", lr: float | None = None, epochs: int = 10, batch_size: int | None = 32,
+        l2: float = 0.0, clip_norm: float | None = None, clip_value: float | None = None,
+        validation: tuple[np.ndarray, ...] | None = None, schedule: Any = None, callbacks: Sequence[Callback] = (),
+        seed: int | np.random.Generator = 0, shuffle: bool = True, resume: str | Path | None = None,
+        engine: str = "fast", comm: Any = None) -> History:
     """Train ``net`` on X (n_0, m), Y (n_L, m); return the per-epoch History.
 
-    Every epoch logs ``cost`` (mean over the epoch's batches, with dropout, as Keras does) and
-    ``accuracy`` or ``r2``/``mse``; with ``validation`` also ``val_cost`` and ``val_*`` in
-    inference mode. ``optimizer="lbfgs"`` trains full-batch through scipy (see ``fit_lbfgs``).
-    ``resume`` continues from a checkpoint written by the ``Checkpoint`` callback. ``engine``
-    picks how each step is computed: "fast" (the default, ``vecprop.fast.FastPath``) reuses
-    preallocated buffers and leaves ``net.cache`` alone; "readable" runs ``Network.forward``/
-    ``backward`` line by line. Both compute the same numbers (to float rounding). ``comm`` (an mpi4py communicator, e.g.
-    ``vecprop.distributed.world()``) trains data-parallel over its ranks on the same global
-    batches (docs/distributed.md).
+    Every epoch logs ``cost`` (mean over the epoch's batches, with dropout, as Keras does), ``lr``
+    and ``accuracy`` or ``r2``/``mse``; with ``validation`` = (X_val, Y_val[, w_val]) also
+    ``val_cost`` and ``val_*`` in inference mode. ``sample_weight`` (m,) makes each batch's J
+    sum_c w_c err_c / sum_c w_c, scikit-learn's weighted objective (metrics are weighted too; a
+    batch whose weights are all 0 is skipped). ``optimizer="lbfgs"`` or an ``LBFGS`` trains
+    full-batch (``lbfgs.fit_lbfgs``). ``resume`` continues from a ``Checkpoint``. ``engine``:
+    "fast" (``FastPath``, preallocated buffers) or "readable" (``Network.forward``/``backward``),
+    the same numbers to float rounding. ``comm`` (e.g. ``distributed.world()``) trains
+    data-parallel over its ranks on the same global batches (docs/distributed.md).
     """
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}")
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None (full batch); got {batch_size!r}")
-    X = as_columns(X, net.sizes[0], net.dtype)
-    Y = as_targets(Y, net.sizes[-1], X.shape[1], net.dtype)
-    net.loss.check_targets(Y)
-    if validation is not None:
-        X_val = as_columns(validation[0], net.sizes[0], net.dtype, name="validation X")
-        validation = (X_val, as_targets(validation[1], net.sizes[-1], X_val.shape[1], net.dtype))
-        net.loss.check_targets(validation[1])
-    if optimizer == "lbfgs":
-        optimizer = LBFGS(max_iter=max(epochs, 1))
-    if isinstance(optimizer, LBFGS):
-        if comm is not None:
-            raise ValueError("L-BFGS trains full-batch in one process; with comm use a step optimizer such as 'adam'")
-        return fit_lbfgs(net, X, Y, optimizer, l2=l2, validation=validation, callbacks=callbacks)
+    if optimizer == "lbfgs" or isinstance(optimizer, LBFGS):  # full batch: its own loop, the same callbacks
+        return fit_lbfgs(net, X, Y, optimizer, sample_weight=sample_weight, epochs=epochs, l2=l2,
+                         validation=validation, callbacks=callbacks, engine=engine, comm=comm,
+                         schedule=schedule, resume=resume, clip_norm=clip_norm, clip_value=clip_value)
+    data = TrainingSet(net, X, Y, sample_weight, validation, epochs=epochs, batch_size=batch_size)
     opt = get_optimizer(optimizer, **({} if lr is None else {"lr": lr})) if isinstance(optimizer, str) else optimizer
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    history = History()
-    # Checkpoints run last, so they save the epoch's final state of every other callback.
-    ordered = sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
-    cbs = [history, *([LRScheduler(schedule)] if schedule is not None else []), *ordered]
-    state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=history,
-                       n_batches=-(-X.shape[1] // (batch_size or X.shape[1])))
-    start = _resume(resume, state, cbs) if resume is not None else 0
-    dp = None if comm is None else _data_parallel(comm, net, rng, X, batch_size, epochs, shuffle, validation)
-
-    # Rows of a C-ordered (m, n_0) copy gather fast; their transposes are the derivation's columns.
-    X_rows, Y_rows = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
-    task = task_of(net.loss, net.sizes[-1])
-    labels = _labels(Y_rows, task)  # (m,) classes or (m, n_L) 0/1 outputs, once: n_correct reads only A[L] per step
-    buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # mini-batch (X, Y) rows per batch size, reused
+    cbs = _callbacks(schedule, callbacks)
     path = make_engine(net, engine)
-    grad = np.empty_like(net.flat) if dp is None else dp.grad  # dp.grad: a view of its Allreduce buffer
-    l2_r = l2 if dp is None else l2 / dp.size  # each rank's share of the L2 term; the Allreduce adds them
-    last_good = np.empty_like(net.flat)
-    for cb in cbs:
-        cb.on_train_begin(state)
-    for epoch in range(start, epochs):
-        state.epoch, total_cost, correct = epoch, 0.0, 0
-        drop_rng = rng if dp is None else dp.dropout_rng(epoch)  # ranks share rng (shuffle), not masks
-        for cb in cbs:
-            cb.on_epoch_begin(state)
-        for state.batch, idx in enumerate(batches(X.shape[1], batch_size, rng, shuffle)):
-            m_b = len(idx)
-            if dp is not None:
-                idx = dp.shard(idx)  # this rank's contiguous slice of the global batch
-            Xb, Yb = _gather(X_rows, Y_rows, idx, buffers)  # (n_0, m_b), (n_L, m_b): columns again
-            last_good[...] = net.flat
-            try:
+    state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=cbs.callbacks[0], engine=path)
+    first = _resume(resume, state, cbs.callbacks) if resume is not None else 0
+    procs = OneProcess(net, rng) if comm is None else _data_parallel(comm, net, rng, data, epochs, batch_size, shuffle)
+    l2_share, step = l2 / procs.size, _Step(net, opt, state, clip_norm, clip_value)
+    cbs.on_train_begin(state)
+    for state.epoch in range(first, epochs):
+        drop_rng, sums = procs.dropout_rng(state.epoch), _EpochSums()
+        cbs.on_epoch_begin(state)
+        for state.batch, idx in enumerate(batches(data.m, batch_size, rng, shuffle)):
+            m = data.batch_m(idx)  # the m of eq. 2: the batch's size, or its examples' total weight
+            if not m:
+                continue  # every example of this batch weighs 0: nothing to learn from it
+            mine = procs.shard(idx)  # the examples this process computes: all, in one process
+            Xb, Yb, wb = data.gather(mine)  # as columns: (n_0, m_p), (n_L, m_p) and weights (m_p,) or None
+            with step:  # a non-finite number restores the weights from before the step and raises
                 A_L = path.forward(Xb, rng=drop_rng)  # forward (1)
-                J = path.cached_cost(Yb, l2=l2_r)  # cost (2)
-                path.backward_into(Yb, grad, l2=l2_r)  # backward (A)-(D), packed like net.flat
-                n_ok = _n_correct(A_L, labels[idx], task) if task != "regression" else 0
-                if dp is not None:
-                    J, n_ok = dp.allreduce(J, n_ok, len(idx), m_b)  # grad: the global batch's mean
-                _check_finite(J, grad)
-                _clip(grad, clip_norm, clip_value)
-                opt.step([net.flat], [grad])  # step
-                _check_finite(0.0, net.flat, what="weights after the step")
-            except FloatingPointError as err:  # also numpy's, under np.seterr(all="raise")
-                net.flat[...] = last_good
-                raise TrainingDiverged(f"training diverged at epoch {epoch}, batch {state.batch} "
-                                       f"(lr={opt.lr:g}): {err}; the network keeps its last finite "
-                                       f"weights. Try a smaller learning rate or clip_norm.") from None
-            total_cost += J * m_b
-            correct += n_ok
+                J = path.cached_cost(Yb, l2=l2_share, sample_weight=wb, m=m)  # cost (2)
+                path.backward_into(Yb, procs.grad, l2=l2_share, sample_weight=wb, m=m)  # backward (A)-(D)
+                J, n_ok = procs.reduce(J, procs.grad, data.n_correct(A_L, mine))  # sums over processes
+                step(J, procs.grad)  # clip, step, check
+            sums.add(J, n_ok, m)
             state.batch_cost = J
-            for cb in cbs:
-                cb.on_batch_end(state)
-        state.logs = {"cost": total_cost / X.shape[1], "lr": float(opt.lr)}  # the lr this epoch used
-        if task != "regression":
-            state.logs["accuracy"] = correct / X.shape[1]
-        else:
-            state.logs.update(evaluate(_outputs(net, X)[0] if dp is None else dp.outputs(net, X), Y, task))
-        if validation is not None:
-            logs_of = _validation_logs if dp is None else dp.validation_logs  # reduced over ranks
-            state.logs.update(logs_of(net, *validation, l2=l2))
-        for cb in cbs:
-            cb.on_epoch_end(state)
-        if dp is not None:
-            state.stop = dp.agree(state.stop)  # rank 0 decides for all
+            cbs.on_batch_end(state)
+        state.logs = sums.logs(net, opt, data, procs, l2)
+        cbs.on_epoch_end(state)
+        state.stop = procs.agree(state.stop)  # one process decides for all
         if state.stop:
             break
-    for cb in cbs:
-        cb.on_train_end(state)
-    if dp is not None:
-        dp.sync_weights(net)
-    return history
+    cbs.on_train_end(state)
+    procs.finish(net)
+    return state.history
 
 
-class ReadablePath:
-    """The engine that is the derivation: Network.forward and Network.backward, nothing else."""
+class TrainingSet:
+    """``fit``'s data (and its ``epochs`` and ``batch_size``), checked once at its boundary, and its mini-batches.
 
-    def __init__(self, net: Network) -> None:
-        self.net = net
-
-    def forward(self, X: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        return self.net.forward(X, rng=rng)
-
-    def cached_cost(self, Y: np.ndarray, l2: float = 0.0) -> float:
-        return self.net.cached_cost(Y, l2=l2)
-
-    def backward_into(self, Y: np.ndarray, out: np.ndarray, l2: float = 0.0) -> None:
-        self.net.flatten(self.net.backward(Y, l2=l2), out=out)
-
-
-ENGINES: dict[str, type] = {"readable": ReadablePath, "fast": FastPath}
-
-
-def make_engine(net: Network, name: str) -> Any:
-    if name not in ENGINES:
-        raise ValueError(f"unknown engine {name!r}; valid names: {', '.join(ENGINES)}")
-    return ENGINES[name](net)
-
-
-def fit_lbfgs(net: Network, X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS, *, l2: float = 0.0,
-              validation: tuple[np.ndarray, np.ndarray] | None = None,
-              callbacks: Sequence[Callback] = ()) -> History:
-    """Full-batch L-BFGS on J (eq. 2): one history row per iteration; callbacks may stop it.
-
-    scipy works in float64: the flat parameters are converted explicitly at this boundary
-    and written back into the network in its own dtype.
+    Rows of C-ordered (m, n_0) and (m, n_L) copies gather fast; their transposes are the
+    derivation's columns. The labels ``metrics.labels`` gives the targets are kept per example,
+    so that a batch's accuracy reads only A[L].
     """
-    history = History()
-    cbs = [history, *callbacks]
-    state = TrainState(net=net, optimizer=lbfgs, rng=np.random.default_rng(0), epochs=lbfgs.max_iter, history=history)
-    task = task_of(net.loss, net.sizes[-1])
 
-    def fun_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
-        net.flat[...] = x
-        J = net.cost(X, Y, l2=l2)  # forward (1), cost (2)
-        return J, net.flatten(net.backward(Y, l2=l2)).astype(np.float64)  # backward (A)-(D)
+    def __init__(self, net: Network, X: Any, Y: Any, sample_weight: Any = None, validation: Any = None, *,
+                 epochs: int = 1, batch_size: int | None = None) -> None:
+        check_int("epochs", epochs, 0)
+        if batch_size is not None:
+            check_int("batch_size", batch_size, 1, hint=" or None (full batch)")
+        self.X, self.Y, self.w = checked_set(net, X, Y, sample_weight)
+        self.validation = checked_validation(net, validation)
+        self.m, self.task = self.X.shape[1], task_of(net.loss, net.sizes[-1])
+        self.X_rows, self.Y_rows = np.ascontiguousarray(self.X.T), np.ascontiguousarray(self.Y.T)
+        self.true = None if self.task == "regression" else labels(self.Y, self.task)  # (m,) or (m, n_L)
+        self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # mini-batch rows per batch size
 
-    def on_iteration(n_iter: int, x: np.ndarray, J: float) -> bool:
-        net.flat[...] = x
-        state.epoch = n_iter - 1
-        state.logs = {"cost": J, **evaluate(_outputs(net, X)[0], Y, task)}
-        if validation is not None:
-            state.logs.update(_validation_logs(net, *validation, l2=l2))
-        for cb in cbs:
-            cb.on_epoch_end(state)
-        return state.stop
+    def batch_m(self, idx: np.ndarray) -> float:
+        """The divisor of eq. 2 for a batch: its number of examples, or the sum of their weights."""
+        return float(len(idx)) if self.w is None else float(self.w[idx].sum(dtype=np.float64))
 
-    for cb in cbs:
-        cb.on_train_begin(state)
-    result = lbfgs.minimize(fun_and_grad, net.flat.astype(np.float64), callback=on_iteration)
-    if not state.stop:
-        net.flat[...] = result.x
-    for cb in cbs:
-        cb.on_train_end(state)
-    return history
+    def gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """X[:, idx] (n_0, m_b), Y[:, idx] (n_L, m_b) and w[idx] (m_b,), gathered into reused buffers."""
+        if len(idx) not in self._buffers:
+            self._buffers[len(idx)] = (np.empty((len(idx), self.X_rows.shape[1]), self.X_rows.dtype),
+                                       np.empty((len(idx), self.Y_rows.shape[1]), self.Y_rows.dtype))
+        Xb, Yb = self._buffers[len(idx)]
+        # idx slices a permutation of range(m): always in range, so "clip" only skips take's buffered bounds
+        # check; the ndarray method skips np.take's two Python wrappers (a tenth of a tiny step's overhead)
+        self.X_rows.take(idx, axis=0, out=Xb, mode="clip")
+        self.Y_rows.take(idx, axis=0, out=Yb, mode="clip")
+        return Xb.T, Yb.T, None if self.w is None else self.w[idx]
+
+    def n_correct(self, A_L: np.ndarray, idx: np.ndarray) -> float:
+        """How many of the batch's examples A[L] labels right (their weight, with weights); 0 for regression."""
+        if self.true is None:
+            return 0
+        hit = correct(A_L, self.true[idx], self.task)
+        return int(np.count_nonzero(hit)) if self.w is None else float(hit @ self.w[idx])
 
 
-def predict(net: Network, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """A[L] (n_L, m) for X (n_0, m) in inference mode (no dropout), in chunks to bound memory.
+class OneProcess:
+    """The processes that train together, when there is one: each hook of data-parallel training is the identity.
 
-    X is checked once, here; the chunks run through the fast engine's preallocated buffers and
-    give ``Network.forward``'s numbers (to float rounding).
+    ``vecprop.distributed.DataParallel`` has the same attributes for N processes, so ``fit``
+    calls them without asking which it has.
     """
-    _check_chunk("batch_size", batch_size)
-    return _outputs(net, as_columns(X, net.sizes[0], net.dtype), chunk=batch_size)[0]
+
+    size = 1
+
+    def __init__(self, net: Network, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.grad = np.empty_like(net.flat)  # the gradient, laid out like net.flat
+
+    def shard(self, idx: np.ndarray) -> np.ndarray:
+        """The examples of a global batch that this process computes: all of them."""
+        return idx
+
+    def dropout_rng(self, epoch: int) -> np.random.Generator:
+        """The generator of the epoch's dropout masks: fit's own, which also shuffles."""
+        return self.rng
+
+    def reduce(self, J: float, grad: np.ndarray, n_correct: float) -> tuple[float, float]:
+        """Sum the cost, ``grad`` (in place) and the correct count over the processes: nothing to add."""
+        return J, n_correct
+
+    def outputs(self, net: Network, X: np.ndarray, Y: np.ndarray | None = None,
+                w: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """A[L] of a whole set (and its summed error), in inference mode: ``inference.outputs``."""
+        return outputs(net, X, Y, w)
+
+    def agree(self, stop: bool) -> bool:
+        return stop
+
+    def finish(self, net: Network) -> None:
+        """Nothing to synchronise."""
 
 
-def validation_logs(net: Network, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0,
-                    prefix: str = "val_", chunk: int = 4096) -> dict[str, float]:
-    """Cost (eq. 2, through the logits like training) and metrics of one set, in inference mode."""
-    _check_chunk("chunk", chunk)
-    X = as_columns(X, net.sizes[0], net.dtype)
-    Y = as_targets(Y, net.sizes[-1], X.shape[1], net.dtype)
-    net.loss.check_targets(Y)
-    return _validation_logs(net, X, Y, l2=l2, prefix=prefix, chunk=chunk)
+class _EpochSums:
+    """The epoch's running sums: cost and correct examples weighted like the batches, and their m."""
+
+    def __init__(self) -> None:
+        self.cost, self.correct, self.m = 0.0, 0.0, 0.0
+
+    def add(self, J: float, n_correct: float, m: float) -> None:
+        self.cost += J * m
+        self.correct += n_correct
+        self.m += m
+
+    def logs(self, net: Network, opt: Any, data: TrainingSet, procs: Any, l2: float) -> dict[str, float]:
+        """The epoch's history row: training cost, lr and metrics; validation cost and metrics."""
+        logs = {"cost": self.cost / self.m, "lr": float(opt.lr)}  # the lr this epoch used
+        if data.task != "regression":
+            logs["accuracy"] = self.correct / self.m
+        else:  # regression metrics need every output: one inference pass over the training set
+            logs.update(evaluate(procs.outputs(net, data.X)[0], data.Y, data.task, data.w))
+        if data.validation is not None:
+            logs.update(set_logs(procs.outputs, net, *data.validation, l2=l2))
+        return logs
 
 
-def _validation_logs(net: Network, X: np.ndarray, Y: np.ndarray, *, l2: float = 0.0,
-                     prefix: str = "val_", chunk: int = 4096) -> dict[str, float]:
-    """``validation_logs`` for X, Y already checked (``fit`` checks them once, at its boundary)."""
-    A_L, total = _outputs(net, X, Y, chunk)
-    m = X.shape[1]
-    cost = total / m
-    if l2:
-        cost += net.l2_term(l2, m)
-    logs = {f"{prefix}cost": cost}
-    logs.update({prefix + k: v for k, v in evaluate(A_L, Y, task_of(net.loss, net.sizes[-1])).items()})
-    return logs
+class _Step:
+    """Clip, step and check one update; as a context, it undoes a step that went non-finite.
 
-
-def _outputs(net: Network, X: np.ndarray, Y: np.ndarray | None = None,
-             chunk: int = 4096) -> tuple[np.ndarray, float]:
-    """A[L] (n_L, m) of a checked X, chunk columns at a time, and with Y the summed error m * J (no L2 term).
-
-    Inference through a fresh ``FastPath``: one workspace per chunk size, reused by every chunk.
+    On a FloatingPointError (ours, or numpy's under ``np.seterr(all="raise")``) anywhere in the
+    ``with`` block the weights from before it are restored and TrainingDiverged is raised.
     """
-    path, m = FastPath(net), X.shape[1]
-    A_L, total = np.empty((net.sizes[-1], m), net.dtype), 0.0
-    for s in range(0, m, chunk):
-        A_L[:, s : s + chunk] = path.forward(X[:, s : s + chunk])  # (1) without rng: no dropout
-        if Y is not None:
-            total += path.cached_cost(Y[:, s : s + chunk]) * min(chunk, m - s)  # (2) for this chunk
-    return A_L, total
 
+    def __init__(self, net: Network, opt: Any, state: TrainState, clip_norm: float | None,
+                 clip_value: float | None) -> None:
+        self.net, self.opt, self.state, self.clip_norm, self.clip_value = net, opt, state, clip_norm, clip_value
+        self.last_good = np.empty_like(net.flat)
 
-def _check_chunk(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (columns per chunk); got {value!r}")
+    def __call__(self, J: float, grad: np.ndarray) -> None:
+        _check_finite(J, grad)
+        if self.clip_value is not None:
+            clip_grad_value([grad], self.clip_value)
+        if self.clip_norm is not None:
+            clip_grad_norm([grad], self.clip_norm)
+        self.opt.step([self.net.flat], [grad])  # step
+        _check_finite(0.0, self.net.flat, what="weights after the step")
 
+    def __enter__(self) -> None:
+        self.last_good[...] = self.net.flat
 
-def _data_parallel(comm: Any, net: Network, rng: np.random.Generator, X: np.ndarray, batch_size: int | None,
-                   epochs: int, shuffle: bool, validation: tuple[np.ndarray, np.ndarray] | None) -> Any:
-    from .distributed import DataParallel  # only data-parallel runs import MPI
-
-    return DataParallel(comm, net, rng, m=X.shape[1], batch_size=batch_size, epochs=epochs, shuffle=shuffle,
-                        m_val=0 if validation is None else validation[0].shape[1])
-
-
-def _gather(X_rows: np.ndarray, Y_rows: np.ndarray, idx: np.ndarray,
-            buffers: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """The mini-batch X_rows[idx].T, Y_rows[idx].T, gathered into buffers kept per batch size."""
-    if len(idx) not in buffers:
-        buffers[len(idx)] = (np.empty((len(idx), X_rows.shape[1]), X_rows.dtype),
-                             np.empty((len(idx), Y_rows.shape[1]), Y_rows.dtype))
-    Xb, Yb = buffers[len(idx)]
-    # idx slices a permutation of range(m): always in range, so "clip" only skips take's buffered bounds check
-    np.take(X_rows, idx, axis=0, out=Xb, mode="clip")
-    np.take(Y_rows, idx, axis=0, out=Yb, mode="clip")
-    return Xb.T, Yb.T
-
-
-def _labels(Y_rows: np.ndarray, task: str) -> np.ndarray | None:
-    """What ``metrics.n_correct`` compares A[L] with, per example: the class (m,) or the 0/1 outputs (m, n_L)."""
-    if task == "regression":
-        return None
-    return Y_rows.argmax(axis=1) if task == "multiclass" else Y_rows >= 0.5
-
-
-def _n_correct(A_L: np.ndarray, labels: np.ndarray, task: str) -> int:
-    """``metrics.n_correct(A_L, Y, task)`` for a batch's precomputed ``_labels`` rows."""
-    if task == "multiclass":
-        return int(np.count_nonzero(A_L.argmax(axis=0) == labels))
-    return int(np.count_nonzero(((A_L >= 0.5) == labels.T).all(axis=0)))
+    def __exit__(self, kind: Any, err: Any, tb: Any) -> None:
+        if kind is not None and issubclass(kind, FloatingPointError):
+            self.net.flat[...] = self.last_good
+            raise TrainingDiverged(f"training diverged at epoch {self.state.epoch}, batch {self.state.batch} "
+                                   f"(lr={self.opt.lr:g}): {err}; the network keeps its last finite "
+                                   f"weights. Try a smaller learning rate or clip_norm.") from None
 
 
 def _check_finite(J: float, v: np.ndarray, what: str = "gradient") -> None:
@@ -312,11 +236,19 @@ def _check_finite(J: float, v: np.ndarray, what: str = "gradient") -> None:
         raise FloatingPointError(f"non-finite {what}")
 
 
-def _clip(grad: np.ndarray, clip_norm: float | None, clip_value: float | None) -> None:
-    if clip_value is not None:
-        clip_grad_value([grad], clip_value)
-    if clip_norm is not None:
-        clip_grad_norm([grad], clip_norm)
+def _callbacks(schedule: Any, callbacks: Sequence[Callback]) -> CallbackList:
+    """History first, then the schedule, then the caller's; checkpoints last, so that they save
+    the epoch's final state of every other callback."""
+    ordered = sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
+    return CallbackList([History(), *([LRScheduler(schedule)] if schedule is not None else []), *ordered])
+
+
+def _data_parallel(comm: Any, net: Network, rng: np.random.Generator, data: TrainingSet, epochs: int,
+                   batch_size: int | None, shuffle: bool) -> Any:
+    from .distributed import DataParallel  # only data-parallel runs import MPI
+
+    return DataParallel(comm, net, rng, m=data.m, batch_size=batch_size, epochs=epochs, shuffle=shuffle,
+                        m_val=0 if data.validation is None else data.validation[0].shape[1], sample_weight=data.w)
 
 
 def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int:

@@ -19,13 +19,15 @@ from vecprop.callbacks import Callback, EarlyStopping, TrainState
 from vecprop.distributed import Comm, abort_on_error, world
 from vecprop.training import fit
 
-BASE = dict(dtype="float64", task="multiclass", dropout=0.0, l2=0.0, m=103, batch_size=16, engine=None, seed="int")
+BASE = dict(dtype="float64", task="multiclass", dropout=0.0, l2=0.0, m=103, batch_size=16, engine=None, seed="int",
+            weights=False)
 # m % batch_size leaves an uneven last batch in every case.
 CASES = {
     "float64": BASE,
     "float64_readable": {**BASE, "engine": "readable"},  # the derivation's own path; others use fit's default
     "float32": {**BASE, "dtype": "float32", "seed": "generator"},  # a Generator seed, as the CLI passes it
     "regression_l2": {**BASE, "task": "regression", "l2": 0.01, "m": 101, "batch_size": 12},
+    "weighted": {**BASE, "weights": True, "l2": 0.01},  # sample weights 0..3: each rank divides by the batch's
     "dropout": {**BASE, "dropout": 0.3},
     "too_many_ranks": {**BASE, "m": 10, "batch_size": 4},  # last batch: 2 examples
     "seed_per_rank": {**BASE, "seed": "rank"},  # each rank passes seed=rank: refused
@@ -41,8 +43,8 @@ class RecordWeights(Callback):
         self.mask = np.zeros((0, 0))
 
     def on_batch_end(self, state: TrainState) -> None:
-        if state.epoch == 0 and state.batch == 0 and state.net.cache.M[1] is not None:
-            self.mask = state.net.cache.M[1].copy()  # (n_1, this rank's share of batch 0)
+        if state.epoch == 0 and state.batch == 0 and state.engine.cache.M[1] is not None:
+            self.mask = state.engine.cache.M[1].copy()  # (n_1, this rank's share of batch 0)
 
     def on_epoch_end(self, state: TrainState) -> None:
         self.flats.append(state.net.flat.copy())
@@ -76,9 +78,13 @@ def problem(case: str) -> tuple[Network, np.ndarray, np.ndarray, tuple[np.ndarra
         net = Network([5, 8, 2], ["tanh", "identity"], "squared_error", seed=1, dtype=dtype, dropout=dropout)
     seed = np.random.default_rng(np.random.SeedSequence(3).spawn(2)[1]) if c["seed"] == "generator" else 3
     kwargs = dict(optimizer="adam", lr=0.02, epochs=EPOCHS, batch_size=c["batch_size"], l2=c["l2"], seed=seed)
+    validation = (X[:, m:], Y[:, m:])
+    if c["weights"]:
+        w = rng.integers(0, 4, size=m + 29).astype(float)
+        kwargs["sample_weight"], validation = w[:m], (*validation, w[m:])
     if c["engine"] is not None:
         kwargs["engine"] = c["engine"]
-    return net, X[:, :m], Y[:, :m], (X[:, m:], Y[:, m:]), kwargs
+    return net, X[:, :m], Y[:, :m], validation, kwargs
 
 
 def train(case: str, comm: Comm | None, fail: str = "", out: Path = Path()) -> tuple[Network, RecordWeights, list]:

@@ -3,44 +3,44 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from .errors import UserError
+from .._checks import check_choice, check_int, check_real
+from .._registry import Registry
+from ..activations import ACTIVATIONS
+from ..engines import ENGINES
+from ..lbfgs import LBFGS
+from ..losses import LOSSES, output_activation
+from ..metrics import TASK_LOSSES
+from ..optimizers import OPTIMIZERS, default_lr
+from ..optimizers import defaults as optimizer_init_defaults
+from ..schedules import SCHEDULES
+from .errors import UserError, user_errors
 
 try:  # Python >= 3.11
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-TASK_DEFAULTS: dict[str, tuple[str, str]] = {
-    "multiclass": ("softmax", "cross_entropy"),
-    "binary": ("sigmoid", "binary_cross_entropy"),
-    "regression": ("identity", "squared_error"),
-}
-"""task -> (output activation, loss) when the user names neither."""
-
-DEFAULT_LR: dict[str, float] = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3,
-                                "adam": 1e-3, "adamw": 1e-3, "lbfgs": 1.0}
-"""optimizer -> learning rate when ``lr`` is not given (L-BFGS has no learning rate; 1.0 is recorded)."""
-
 SCALES = ("standardize", "global", "minmax", "none")
 TARGET_SCALES = ("standardize", "none")
 
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "data": ("data", "target", "n_samples", "val_fraction", "test_fraction", "scale", "target_scale"),
-    "model": ("hidden", "activation", "output_activation", "loss", "dropout", "dtype", "init"),
-    "training": ("optimizer", "lr", "epochs", "batch_size", "l2", "weight_decay", "clip_norm",
-                 "schedule", "warmup", "min_lr", "schedule_options", "early_stopping", "seed", "engine"),
-    "output": ("out", "plots"),
-}
-"""Where each field lives in config.toml (the file is sectioned for people; the fields are flat)."""
+SOLVERS: Registry[type] = Registry("optimizer", {**OPTIMIZERS, "lbfgs": LBFGS})
+"""What --optimizer accepts: the step optimizers and full-batch L-BFGS."""
 
-TOML_NAMES = {"data": "name"}
-"""Fields spelled differently in the file: ``[data] name = "digits"`` is the ``data`` field."""
+
+def setting(default: Any, section: str, kind: str, help: str = "", *, metavar: str | None = None,
+            choices: Sequence[str] | None = None, toml: str | None = None, flag: bool = True) -> Any:
+    """A TrainConfig field, declared once: its default, its [section] and value kind in config.toml,
+    its name there (``toml``, when not the field's), and its --flag (help, metavar, choices)."""
+    meta = {"section": section, "kind": kind, "help": help, "metavar": metavar, "choices": choices,
+            "toml": toml or "", "flag": flag}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -51,107 +51,117 @@ class TrainConfig:
     ``batch_size = 0`` means full batch; ``clip_norm = 0`` and ``early_stopping = 0`` mean off.
     """
 
-    data: str = ""
-    target: str | None = None
-    n_samples: int | None = None
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    scale: str = "standardize"
-    target_scale: str = "standardize"
-    hidden: tuple[int, ...] = (64,)
-    activation: str = "relu"
-    output_activation: str | None = None
-    loss: str | None = None
-    dropout: float = 0.0
-    dtype: str = "float32"
-    init: tuple[str, ...] | None = None
-    optimizer: str = "adam"
-    lr: float | None = None
-    epochs: int = 30
-    batch_size: int = 32
-    l2: float = 0.0
-    weight_decay: float | None = None
-    clip_norm: float = 0.0
-    schedule: str = "constant"
-    warmup: int = 0
-    min_lr: float = 0.0
-    schedule_options: dict[str, Any] = field(default_factory=dict)
-    early_stopping: int = 0
-    seed: int = 0
-    engine: str = "fast"
-    out: str | None = None
-    plots: bool = True
+    data: str = setting("", "data", "str", "a data set name (see `vecprop datasets`) or a .csv/.npz/.npy/IDX "
+                        "file", metavar="DATA", toml="name")
+    target: str | None = setting(None, "data", "str", "CSV target column, by name or index (default: last)",
+                                 metavar="COL")
+    n_samples: int | None = setting(None, "data", "int", "use N examples (synthetic sets: generate N; others: a "
+                                    "seeded subset)", metavar="N")
+    val_fraction: float = setting(0.1, "data", "float", "validation share, carved from the training rows",
+                                  metavar="F")
+    test_fraction: float = setting(0.2, "data", "float", "test share (ignored when the data ships a test set)",
+                                   metavar="F")
+    scale: str = setting("standardize", "data", "str", "input scaling fitted on the training rows", choices=SCALES)
+    target_scale: str = setting("standardize", "data", "str", "regression targets: standardized for training, "
+                                "or none", choices=TARGET_SCALES)
+    hidden: tuple[int, ...] = setting((64,), "model", "int_list", "hidden layer sizes", metavar="N,N,...")
+    activation: str = setting("relu", "model", "str", f"hidden activation: {', '.join(ACTIVATIONS)}",
+                              metavar="NAME")
+    output_activation: str | None = setting(None, "model", "str", "default from the task: softmax, sigmoid or "
+                                            "identity", metavar="NAME")
+    loss: str | None = setting(None, "model", "str", f"the error err{{A, y}}: {', '.join(LOSSES)} (default from "
+                               "the task: cross_entropy, binary_cross_entropy or squared_error)", metavar="NAME")
+    dropout: float = setting(0.0, "model", "float", "drop probability of hidden units", metavar="P")
+    dtype: str = setting("float32", "model", "str", "the network's numbers", choices=("float32", "float64"))
+    init: tuple[str, ...] | None = setting(None, "model", "str_list", "initialiser, one for all layers or one per "
+                                           "layer (default by activation)", metavar="NAME[,NAME...]")
+    optimizer: str = setting("adam", "training", "str", ", ".join(SOLVERS), metavar="NAME")
+    lr: float | None = setting(None, "training", "float", "learning rate (default by optimizer: "
+                               + ", ".join(f"{name} {default_lr(name):g}" for name in OPTIMIZERS) + ")")
+    epochs: int = setting(30, "training", "int", "passes over the training rows", metavar="N")
+    batch_size: int = setting(32, "training", "int", "0 = full batch", metavar="N")
+    l2: float = setting(0.0, "training", "float", "L2 penalty lambda/(2m) sum ||Theta||^2", metavar="LAMBDA")
+    weight_decay: float | None = setting(None, "training", "float", "optimizer weight decay (default the "
+                                         "optimizer's: adamw 0.01, else 0; decoupled for adamw)", metavar="W")
+    clip_norm: float = setting(0.0, "training", "float", "clip the gradient norm; 0 = off", metavar="C")
+    schedule: str = setting("constant", "training", "str", ", ".join(SCHEDULES), metavar="NAME")
+    warmup: int = setting(0, "training", "int", "cosine schedule: linear warm-up epochs", metavar="N")
+    min_lr: float = setting(0.0, "training", "float", "cosine/plateau: lowest lr", metavar="LR")
+    schedule_options: dict[str, Any] = setting({}, "training", "table", flag=False)  # --schedule-arg KEY=VALUE
+    early_stopping: int = setting(0, "training", "int", "stop after PATIENCE epochs without a better validation "
+                                  "cost; keep the best weights", metavar="PATIENCE")
+    seed: int = setting(0, "training", "int", "seeds data generation, split, weights and batches")
+    engine: str = setting("fast", "training", "str", "how each step is computed: fast (preallocated buffers) or "
+                          "readable (Network.forward/backward line by line); same numbers", choices=tuple(ENGINES))
+    out: str | None = setting(None, "output", "str", "run folder (default runs/<data>-<date>-<time>)",
+                              metavar="DIR")
+    plots: bool = setting(True, "output", "bool", flag=False)  # --no-plots
 
     def __post_init__(self) -> None:
         if not self.data:
             raise UserError("no data: give --data NAME_OR_FILE (see `vecprop datasets`) or "
                             "[data] name = ... in the config file")
-        _check_fraction("val_fraction", self.val_fraction)
-        _check_fraction("test_fraction", self.test_fraction)
+        check_real("val_fraction", self.val_fraction, 0.0, 1.0, hi_open=True)
+        check_real("test_fraction", self.test_fraction, 0.0, 1.0, hi_open=True)
         if self.val_fraction + self.test_fraction >= 1:
             raise UserError(f"val_fraction + test_fraction must be < 1; got {self.val_fraction} + "
                             f"{self.test_fraction}")
-        _check_choice("scale", self.scale, SCALES)
-        _check_choice("target_scale", self.target_scale, TARGET_SCALES)
-        _check_choice("dtype", self.dtype, ("float32", "float64"))
-        from ..training import ENGINES
-
-        _check_choice("engine", self.engine, tuple(ENGINES))
+        for name in ("scale", "target_scale", "dtype", "engine"):
+            check_choice(name, getattr(self, name), FIELDS[name].metadata["choices"])
         if any(n < 1 for n in self.hidden):
             raise UserError(f"hidden layer sizes must be positive; got {list(self.hidden)}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"dropout must be in [0, 1); got {self.dropout}")
+        check_real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
         for name in ("epochs", "batch_size", "warmup", "early_stopping"):
-            if getattr(self, name) < 0:
-                raise UserError(f"{name} must be >= 0; got {getattr(self, name)}")
+            check_int(name, getattr(self, name), 0)
         for name in ("l2", "clip_norm", "min_lr"):
-            if getattr(self, name) < 0 or not math.isfinite(getattr(self, name)):
-                raise UserError(f"{name} must be a finite number >= 0; got {getattr(self, name)}")
-        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UserError(f"lr must be a finite number > 0; got {self.lr}")
-        if self.n_samples is not None and self.n_samples < 2:
-            raise UserError(f"n_samples must be >= 2; got {self.n_samples}")
+            check_real(name, getattr(self, name), 0.0)
+        if self.lr is not None:
+            check_real("lr", self.lr, 0.0, lo_open=True)
+        if self.n_samples is not None:
+            check_int("n_samples", self.n_samples, 2)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_toml_dict(self) -> dict[str, dict[str, Any]]:
         """Sectioned, TOML-ready values: None entries are left out (TOML has no null)."""
-        out: dict[str, dict[str, Any]] = {}
-        for section, names in SECTIONS.items():
-            table = {}
-            for name in names:
-                value = getattr(self, name)
-                if value is None:
-                    continue
-                table[TOML_NAMES.get(name, name)] = list(value) if isinstance(value, tuple) else value
-            out[section] = table
+        out: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[f.metadata["section"]][f.metadata["toml"] or f.name] = (
+                    list(value) if isinstance(value, tuple) else value)
         return out
 
 
-def _check_fraction(name: str, value: float) -> None:
-    if not 0 <= value < 1:
-        raise UserError(f"{name} must be in [0, 1); got {value}")
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise UserError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-
-
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
+SECTIONS: dict[str, dict[str, str]] = {}
+"""config.toml's [sections]: each maps the keys written there to the fields they set."""
+for _f in FIELDS.values():
+    SECTIONS.setdefault(_f.metadata["section"], {})[_f.metadata["toml"] or _f.name] = _f.name
 
-# field -> the Python type a file value must have, and how to coerce it.
-_KINDS: dict[str, str] = {
-    "data": "str", "target": "str", "n_samples": "int", "val_fraction": "float",
-    "test_fraction": "float", "scale": "str", "target_scale": "str", "hidden": "int_list",
-    "activation": "str", "output_activation": "str", "loss": "str", "dropout": "float",
-    "dtype": "str", "init": "str_list", "optimizer": "str", "lr": "float", "epochs": "int",
-    "batch_size": "int", "l2": "float", "weight_decay": "float", "clip_norm": "float",
-    "schedule": "str", "warmup": "int", "min_lr": "float", "schedule_options": "table",
-    "early_stopping": "int", "seed": "int", "engine": "str", "out": "str", "plots": "bool",
-}
-assert set(_KINDS) == set(FIELDS) == {n for names in SECTIONS.values() for n in names}
+_TYPES: dict[str, Any] = {"str": str, "int": int, "float": float}
+
+
+def add_flags(groups: dict[str, Any]) -> None:
+    """One --flag per TrainConfig field (in its section's argparse group), from the field's declaration.
+
+    A flag left out is None, so that ``merge`` keeps the file's value or the default; the help
+    shows the default.
+    """
+    for name, f in FIELDS.items():
+        meta = f.metadata
+        if not meta["flag"]:
+            continue
+        default = "" if f.default in (None, "", dataclasses.MISSING) else f" (default {_shown(f.default)})"
+        groups[meta["section"]].add_argument(
+            "--" + name.replace("_", "-"), dest=name, metavar=meta["metavar"], choices=meta["choices"],
+            type={"int_list": int_list, "str_list": name_list}.get(meta["kind"], _TYPES.get(meta["kind"])),
+            help=(meta["help"] + default).strip())
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else f"{value}"
 
 
 def _coerce(where: str, kind: str, value: Any) -> Any:
@@ -202,13 +212,13 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
                             f"sections: {', '.join(f'[{s}]' for s in SECTIONS)}")
         if not isinstance(table, dict):
             raise UserError(f"{path}: {section} must be a [{section}] table; got {table!r}")
-        keys = {TOML_NAMES.get(n, n): n for n in SECTIONS[section]}
+        keys = SECTIONS[section]
         for key, value in table.items():
             if key not in keys:
                 raise UserError(f"{path}: unknown key {key!r} in [{section}]{_nearest(key, list(keys))}; "
                                 f"valid keys: {', '.join(keys)}")
             name = keys[key]
-            values[name] = _coerce(f"{path}: [{section}] {key}", _KINDS[name], value)
+            values[name] = _coerce(f"{path}: [{section}] {key}", FIELDS[name].metadata["kind"], value)
     return values
 
 
@@ -221,16 +231,24 @@ def merge(file_values: dict[str, Any], flag_values: dict[str, Any]) -> TrainConf
     """Defaults, then the file's values, then every flag the user gave (a flag is None when not given)."""
     values = dict(file_values)
     values.update({k: v for k, v in flag_values.items() if v is not None})
-    return TrainConfig(**values)
+    with user_errors():
+        return TrainConfig(**values)
 
 
 def resolve(cfg: TrainConfig, task: str) -> TrainConfig:
-    """Fill every derived value (output activation and loss from the task, lr from the optimizer)."""
-    out_act, loss = TASK_DEFAULTS[task]
-    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR.get(cfg.optimizer, 1e-3)
-    decay = cfg.weight_decay if cfg.weight_decay is not None else (0.01 if cfg.optimizer == "adamw" else 0.0)
-    return cfg.replace(output_activation=cfg.output_activation or out_act, loss=cfg.loss or loss,
-                       lr=lr, weight_decay=decay)
+    """Fill every derived value: loss and output activation from the task, lr and weight decay from the optimizer."""
+    with user_errors():
+        defaults = optimizer_defaults(cfg.optimizer)
+    return cfg.replace(output_activation=cfg.output_activation or output_activation(TASK_LOSSES[task]),
+                       loss=cfg.loss or TASK_LOSSES[task],
+                       lr=defaults["lr"] if cfg.lr is None else cfg.lr,
+                       weight_decay=defaults["weight_decay"] if cfg.weight_decay is None else cfg.weight_decay)
+
+
+def optimizer_defaults(name: str) -> dict[str, Any]:
+    """The optimizer's own defaults (its ``__init__``'s). L-BFGS has no lr nor weight decay (its line
+    search sizes the steps): a run records 1.0 and 0."""
+    return {"lr": 1.0, "weight_decay": 0.0} if SOLVERS.lookup(name) is LBFGS else optimizer_init_defaults(name)
 
 
 _INLINE_ARRAY = re.compile(r"= \[\n((?:    [^\n\[\]{}]+,\n)+)\]")

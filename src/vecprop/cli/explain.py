@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..activations import get_activation
-from ..losses import get_loss, is_fused
+from ..losses import get_loss, is_fused, output_activation
 from . import config as C
 from .errors import UserError, user_errors
 
@@ -170,9 +170,9 @@ def network_spec(args: argparse.Namespace) -> tuple[list[int], list[Any], Any]:
     if len(sizes) < 2:
         raise UserError(f"--layers needs at least n_0,n_L (two sizes); got {sizes}")
     L = len(sizes) - 1
-    loss_name = args.loss or ("cross_entropy" if sizes[-1] > 1 else "binary_cross_entropy")
-    default_out = C.TASK_DEFAULTS["multiclass" if loss_name == "cross_entropy" else
-                                  "binary" if loss_name == "binary_cross_entropy" else "regression"][0]
+    with user_errors("explain"):
+        loss = get_loss(args.loss or ("cross_entropy" if sizes[-1] > 1 else "binary_cross_entropy"))
+    default_out = output_activation(loss)
     names = list(args.activations or ("relu",))
     if len(names) == 1:
         names = names * (L - 1) + [default_out]
@@ -181,7 +181,7 @@ def network_spec(args: argparse.Namespace) -> tuple[list[int], list[Any], Any]:
     if len(names) != L:
         raise UserError(f"--activations needs 1, L-1={L - 1} or L={L} names for {L} layers; got {len(names)}")
     with user_errors("explain"):
-        return sizes, [get_activation(n) for n in names], get_loss(loss_name)
+        return sizes, [get_activation(n) for n in names], loss
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..gradcheck import GradcheckWarning, gradcheck
+from ..losses import output_activation
 from ..network import Network
 from . import config as C
 from .errors import UserError, user_errors
@@ -43,9 +44,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-
-
 def random_targets(loss: str, n_L: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """Y (n_L, m) in the loss's domain: one-hot columns, 0/1 entries, or real values."""
     if loss == "cross_entropy":
@@ -73,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         sizes = args.layers or (4, 5, 3)
         if len(sizes) < 2:
             raise UserError(f"--layers needs at least n_0,n_L; got {list(sizes)}")
-        out_act = args.output_activation or OUTPUT_FOR_LOSS.get(args.loss, "identity")
         with user_errors("network"):
+            out_act = args.output_activation or output_activation(args.loss)
             net = Network(sizes, [args.activation] * (len(sizes) - 2) + [out_act], args.loss,
                           seed=rng, dtype="float64")
         X = rng.standard_normal((sizes[0], args.batch))

@@ -23,17 +23,24 @@ def write_bytes(path: Path, data: bytes) -> Path:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    """Strict JSON (non-finite floats become null), indented, keys in insertion order."""
-    return write_text(path, json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n")
+    """Strict JSON (see ``plain_json``), indented, keys in insertion order."""
+    return write_text(path, json.dumps(plain_json(obj), indent=2, allow_nan=False) + "\n")
 
 
-def _finite(obj: Any) -> Any:
+def plain_json(obj: Any) -> Any:
+    """``obj`` as plain JSON values for people and tools (metrics.json, the JSON-lines log).
+
+    numpy numbers become Python numbers, tuples lists, and non-finite floats null (strict JSON
+    has no NaN). Model files keep such values exactly instead: ``vecprop.io`` tags them.
+    """
+    if isinstance(obj, np.generic):
+        obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: plain_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [plain_json(v) for v in obj]
     return obj
 
 

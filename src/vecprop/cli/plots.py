@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics import labels
+
 DPI = 110
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#d62728"
 
@@ -123,7 +125,7 @@ def decision_regions(proba: Callable[[np.ndarray], np.ndarray], X_train: np.ndar
     colours = [palette[i % len(palette)] for i in range(k)]
     fig = _figure(6.4, 5.6)
     ax = fig.subplots()
-    label = P.argmax(axis=1).reshape(G0.shape)
+    label = labels(P.T, "multiclass").reshape(G0.shape)  # the most probable class, as everywhere
     confidence = P.max(axis=1).reshape(G0.shape)
     ax.contourf(G0, G1, label, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(colours), alpha=0.25)
     shade = ax.contourf(G0, G1, confidence, levels=np.linspace(1 / k, 1, 6), cmap="Greys_r", alpha=0.25)

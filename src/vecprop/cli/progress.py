@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..callbacks import Callback, TrainState
+from .outputs import plain_json
 
 SHORT = {"cost": "cost", "accuracy": "acc", "r2": "r2", "mse": "mse", "val_cost": "val_cost",
          "val_accuracy": "val_acc", "val_r2": "val_r2", "val_mse": "val_mse", "lr": "lr"}
@@ -102,7 +103,7 @@ class JSONLinesLogger(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         record: dict[str, Any] = {"epoch": state.epoch + 1}
-        record.update({k: _json_number(v) for k, v in state.logs.items()})
+        record.update(plain_json(state.logs))
         record["elapsed_seconds"] = round(time.perf_counter() - self.t0, 6)
         assert self.fh is not None
         self.fh.write(json.dumps(record, allow_nan=False) + "\n")
@@ -112,12 +113,6 @@ class JSONLinesLogger(Callback):
         if self.fh is not None:
             self.fh.close()
             self.fh = None
-
-
-def _json_number(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return float(v) if hasattr(v, "__float__") and not isinstance(v, (int, bool)) else v
 
 
 def download_progress(stream: IO[str] | None = None):

@@ -12,7 +12,7 @@ from ..datasets import Dataset
 from ..metrics import r2
 from ..model import Model, natural_classes
 from ..network import Network
-from ..training import predict
+from ..inference import predict
 from . import config as C
 from .outputs import history_csv, write_bytes, write_json, write_text
 from .prepare import Prepared

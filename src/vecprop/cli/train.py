@@ -14,7 +14,7 @@ from ..distributed import abort_on_error, is_root, world
 from ..network import Network
 from ..optimizers import get_optimizer
 from ..schedules import get_schedule
-from ..training import ENGINES, TrainingDiverged, fit
+from ..training import TrainingDiverged, fit
 from . import config as C
 from .errors import UserError, user_errors
 from .prepare import Prepared, canonical_data, data_fingerprint, load_dataset, prepare
@@ -38,53 +38,12 @@ def add_parser(sub: Any) -> None:
                     "output activation and loss default from the task. Flags override --config values. "
                     "Writes DIR/model.npz, config.toml, metrics.json, history.csv and plots.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = p.add_argument_group("data")
-    d.add_argument("--data", metavar="DATA", help="a data set name (see `vecprop datasets`) or a "
-                   ".csv/.npz/.npy/IDX file")
-    d.add_argument("--target", metavar="COL", help="CSV target column, by name or index (default: last)")
-    d.add_argument("--n-samples", dest="n_samples", type=int, metavar="N",
-                   help="use N examples (synthetic sets: generate N; others: a seeded subset)")
-    d.add_argument("--val-fraction", dest="val_fraction", type=float, metavar="F",
-                   help="validation share, carved from the training rows (default 0.1)")
-    d.add_argument("--test-fraction", dest="test_fraction", type=float, metavar="F",
-                   help="test share (default 0.2; ignored when the data ships a test set)")
-    d.add_argument("--scale", choices=C.SCALES, help="input scaling fitted on the training rows "
-                   "(default standardize)")
-    d.add_argument("--target-scale", dest="target_scale", choices=C.TARGET_SCALES,
-                   help="regression targets: standardize for training (default) or none")
-    m = p.add_argument_group("model")
-    m.add_argument("--hidden", type=C.int_list, metavar="N,N,...", help="hidden layer sizes (default 64)")
-    m.add_argument("--activation", metavar="NAME", help="hidden activation (default relu)")
-    m.add_argument("--output-activation", dest="output_activation", metavar="NAME",
-                   help="default from the task: softmax, sigmoid or identity")
-    m.add_argument("--loss", metavar="NAME", help="default from the task: cross_entropy, "
-                   "binary_cross_entropy or squared_error")
-    m.add_argument("--dropout", type=float, metavar="P", help="drop probability of hidden units (default 0)")
-    m.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
-    m.add_argument("--init", type=C.name_list, metavar="NAME[,NAME...]",
-                   help="initialiser, one for all layers or one per layer (default by activation)")
-    t = p.add_argument_group("training")
-    t.add_argument("--optimizer", metavar="NAME", help="sgd, momentum, nesterov, rmsprop, adam (default), "
-                   "adamw, lbfgs")
-    t.add_argument("--lr", type=float, help="learning rate (default by optimizer: adam 0.001, sgd 0.1)")
-    t.add_argument("--epochs", type=int, metavar="N", help="default 30")
-    t.add_argument("--batch-size", dest="batch_size", type=int, metavar="N", help="default 32; 0 = full batch")
-    t.add_argument("--l2", type=float, metavar="LAMBDA", help="L2 penalty lambda/(2m) sum ||Theta||^2")
-    t.add_argument("--weight-decay", dest="weight_decay", type=float, metavar="W",
-                   help="optimizer weight decay (decoupled for adamw, default 0.01 there; else 0)")
-    t.add_argument("--clip-norm", dest="clip_norm", type=float, metavar="C", help="clip the gradient norm")
-    t.add_argument("--schedule", metavar="NAME", help="constant (default), step, exponential, cosine, plateau")
-    t.add_argument("--warmup", type=int, metavar="N", help="cosine schedule: linear warm-up epochs")
-    t.add_argument("--min-lr", dest="min_lr", type=float, metavar="LR", help="cosine/plateau: lowest lr")
-    t.add_argument("--schedule-arg", dest="schedule_args", type=C.key_value, action="append",
-                   metavar="KEY=VALUE", help="another schedule parameter, e.g. step_size=10 or gamma=0.5")
-    t.add_argument("--early-stopping", dest="early_stopping", type=int, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without a better validation cost; keep the best weights")
-    t.add_argument("--seed", type=int, help="seeds data generation, split, weights and batches (default 0)")
-    t.add_argument("--engine", choices=sorted(ENGINES), help="how each step is computed: fast (default, "
-                   "preallocated buffers) or readable (Network.forward/backward line by line); same numbers")
-    o = p.add_argument_group("output")
-    o.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>-<date>-<time>)")
+    groups = {section: p.add_argument_group(section) for section in C.SECTIONS}
+    C.add_flags(groups)  # one flag per config field, from its declaration in config.py
+    groups["training"].add_argument("--schedule-arg", dest="schedule_args", type=C.key_value, action="append",
+                                    metavar="KEY=VALUE", help="another schedule parameter, e.g. step_size=10 or "
+                                    "gamma=0.5")
+    o = groups["output"]
     o.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags win)")
     o.add_argument("--no-plots", dest="plots", action="store_const", const=False, help="skip the PNG plots")
     o.add_argument("--plots", dest="plots", action="store_const", const=True, help=argparse.SUPPRESS)
@@ -165,7 +124,7 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     root = is_root(comm)
     say = (lambda *a: None) if args.quiet or not root else (lambda *a: print(*a, flush=True))
     ds = load_dataset(cfg.data, target=cfg.target, seed=cfg.seed, n_samples=cfg.n_samples)
-    cfg = C.resolve(cfg, ds.task)
+    cfg = C.resolve(cfg, ds.task)  # an unknown --optimizer fails here, before the data is split
     prep = prepare(ds, loss=cfg.loss, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                    seed=cfg.seed, scale=cfg.scale, target_scale=cfg.target_scale, dtype=cfg.dtype)
     init_seed, fit_seed = np.random.SeedSequence(cfg.seed).spawn(2)

@@ -91,30 +91,6 @@ def load_npy(path: str | Path, *, target: str | int | None = None, task: str | N
                    source=f"NumPy array {path}, target column {j}")
 
 
-def npy_shape(path: str | Path) -> tuple[int, ...]:
-    """Shape of a ``.npy`` array, read from its header without loading the data."""
-    return tuple(np.load(Path(path), mmap_mode="r", allow_pickle=False).shape)
-
-
-def load_rows(path: str | Path, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a 2-D ``.npy`` array, read through a memory map.
-
-    For data-parallel ranks: each reads only its slice (all columns, target
-    included; split it off with the same column rule as :func:`load_npy`).
-
-    Returns
-    -------
-    np.ndarray, shape (stop - start, n)
-        An in-memory copy, in the file's dtype.
-    """
-    path = Path(path)
-    array = _open_npy(path)
-    if not 0 <= start <= stop <= array.shape[0]:
-        raise ValueError(f"{path}: need 0 <= start <= stop <= m={array.shape[0]}; "
-                         f"got start={start}, stop={stop}")
-    return np.array(array[start:stop])
-
-
 def read_array_features(path: str | Path) -> np.ndarray:
     """Inputs to predict: a whole 2-D ``.npy`` array, or the ``X`` array of a ``.npz``."""
     path = Path(path)

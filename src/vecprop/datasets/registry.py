@@ -1,18 +1,18 @@
 """Names and paths become data sets here: ``load``, ``available``, ``load_features``."""
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import numpy as np
 
+from .._registry import Registry
 from . import bundled, fashion_mnist, synthetic
 from .csv_file import load_csv, read_csv_features
 from .dataset import Dataset, Spec
 from .idx import is_idx, load_idx
 from .npy_file import load_npy, load_npz, read_array_features
 
-SETS: dict[str, Spec] = {**synthetic.SETS, **bundled.SETS, **fashion_mnist.SETS}
+SETS: Registry[Spec] = Registry("data set", {**synthetic.SETS, **bundled.SETS, **fashion_mnist.SETS})
 
 _FORMATS = ".csv, .tsv, .npz, .npy, IDX (e.g. train-images-idx3-ubyte[.gz]) or a folder of IDX files"
 _FILE_SUFFIXES = (".csv", ".tsv", ".npz", ".npy", ".gz", ".idx", "-ubyte")
@@ -136,10 +136,7 @@ def load(name_or_path: str, *, target: str | int | list | None = None, seed: int
         elif "/" in name_or_path or "\\" in name_or_path or name_or_path.lower().endswith(_FILE_SUFFIXES):
             raise FileNotFoundError(f"no such file or folder: {name_or_path}")
         else:
-            close = difflib.get_close_matches(name_or_path, list(SETS), n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(f"unknown data set {name_or_path!r} (and no such file); {hint}"
-                             f"known: {', '.join(SETS)}; or give a path to {_FORMATS}")
+            raise ValueError(f"{SETS.unknown(name_or_path)}; and no such file: give a path to {_FORMATS}")
     return ds if n_samples is None else _subsample(ds, n_samples, seed)
 
 
