@@ -191,7 +191,7 @@ def test_version_1_files_load_with_their_meaning():
     reg = load_model(V1 / "sklearn_two_output_regressor.npz")  # two outputs: regression, not two classes
     assert reg.task == "regression"
     np.testing.assert_array_equal(reg.predict(np.load(V1 / "regressor_X.npy")), np.load(V1 / "regressor_expected.npy"))
-    assert vecprop.load_checkpoint(V1 / "checkpoint.npz").epoch == 1
+    assert vecprop.load_checkpoint(V1 / "checkpoint.npz").epoch == 2  # 2 epochs completed (0.1 wrote the index, 1)
 
 
 def test_version_1_estimators_load_as_estimators():

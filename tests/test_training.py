@@ -130,7 +130,8 @@ def test_early_stopping_restores_best_validation_weights():
     best_cost, best_flat = min(spy.flats, key=lambda t: t[0])
     assert stop.best == best_cost
     np.testing.assert_array_equal(net.flat, best_flat)
-    assert len(history) == stop.best_epoch + 1 + 4  # patience 3: stops on the 4th epoch without gain
+    assert len(history) == stop.best_epoch + 1 + 3  # patience 3: exactly 3 epochs without gain, then stop
+    assert stop.stopped_epoch == stop.best_epoch + 3
 
 
 def test_divergence_raises_clear_error_and_keeps_finite_weights():
@@ -230,3 +231,26 @@ def test_validation_must_be_a_pair_or_a_triple(optimizer):
     net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy")
     with pytest.raises(ValueError, match=r"validation must be a pair \(X_val, Y_val\) or a triple"):
         fit(net, X, Y, optimizer=optimizer, validation=(X,))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(activations=["tanh", "softmax"]), "its activations is"),
+    (dict(dtype="float32"), "its dtype is"),
+    (dict(optimizer="sgd"), "another optimizer: name 'Adam' there, 'SGD' here"),
+    (dict(lr=0.02), "another optimizer: lr 0.01 there, 0.02 here"),
+    (dict(data_seed=5), "trained on other data"),
+])
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, change, message):
+    from vecprop.callbacks import Checkpoint
+
+    def run(activations=("relu", "softmax"), dtype="float64", optimizer="adam", lr=0.01, data_seed=0, **kw):
+        X, Y = _data(m=40, seed=data_seed)
+        net = vp.Network([3, 8, 3], list(activations), "cross_entropy", seed=0, dtype=dtype)
+        return fit(net, X, Y, optimizer=optimizer, lr=lr, epochs=3, batch_size=8, seed=1, **kw)
+
+    path = tmp_path / "ck.npz"
+    run(callbacks=[Checkpoint(path)])
+    assert vp.load_checkpoint(path).epoch == 3  # completed epochs
+    run(resume=path)  # the same run resumes (nothing left to do at epoch 3 of 3)
+    with pytest.raises(ValueError, match=message):
+        run(resume=path, **change)

@@ -34,6 +34,8 @@ class TrainState:
     stop: bool = False
     schedule: Any = None
     engine: Any = None
+    fingerprint: Any = None  # () -> str: the SHA-256 of the training data (X, Y, weights), computed when asked
+    optimizer_config: dict[str, Any] = field(default_factory=dict)  # as built, before a schedule or resume
 
 
 class Callback:
@@ -102,7 +104,11 @@ class History(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; restore the best weights."""
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; restore the best weights.
+
+    Exactly ``patience`` epochs without improvement: with patience 10 and the best value at epoch
+    5, the last epoch trained is 15. ``stopped_epoch`` is that epoch (-1 while training goes on).
+    """
 
     def __init__(self, monitor: str = "val_cost", patience: int = 10, min_delta: float = 0.0,
                  mode: str | None = None, restore_best: bool = True) -> None:
@@ -113,6 +119,7 @@ class EarlyStopping(Callback):
         self.restore_best = restore_best
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = -1
+        self.stopped_epoch = -1
         self.wait = 0
         self.best_flat: np.ndarray | None = None
 
@@ -132,8 +139,8 @@ class EarlyStopping(Callback):
                 self.best_flat = state.net.flat.copy()
         else:
             self.wait += 1
-            if self.wait > self.patience:
-                state.stop = True
+            if self.wait >= self.patience:
+                state.stop, self.stopped_epoch = True, state.epoch
 
     def on_train_end(self, state: TrainState) -> None:
         if self.restore_best and self.best_flat is not None:
@@ -164,19 +171,49 @@ class LRScheduler(Callback):
 
 
 class Checkpoint(Callback):
-    """Writes a resumable checkpoint (weights, optimizer, schedule, RNG, epoch) every ``every`` epochs."""
+    """Writes a resumable checkpoint (weights, optimizer, schedule, RNG, epoch) every ``every`` epochs.
 
-    def __init__(self, path: str | Path, every: int = 1, callbacks: Sequence[Callback] = ()) -> None:
+    It also records what the run trains (the optimizer's settings and the training data's
+    fingerprint), so that ``fit(resume=...)`` refuses to continue a different run. ``extra``
+    (JSON-able) is stored too, for the caller's own checks (the CLI stores its config).
+    """
+
+    def __init__(self, path: str | Path, every: int = 1, callbacks: Sequence[Callback] = (),
+                 extra: dict[str, Any] | None = None) -> None:
         self.path, self.every = Path(path), check_int("every", every, 1)
         self.stateful = list(callbacks)
+        self.extra = dict(extra or {})
+        self._run: dict[str, Any] = {}
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self._run = run_identity(state)
 
     def on_epoch_end(self, state: TrainState) -> None:
         if (state.epoch + 1) % self.every == 0 or state.stop or state.epoch + 1 == state.epochs:
-            save_state(self.path, state, self.stateful)
+            save_state(self.path, state, self.stateful, {**self.extra, "run": self._run})
 
 
-def save_state(path: Path, state: TrainState, stateful: Sequence[Callback] = ()) -> None:
-    """Everything needed to continue bit-identically after ``state.epoch``."""
+def run_identity(state: TrainState) -> dict[str, Any]:
+    """What a resumed run must share with the checkpoint's: optimizer and settings, data fingerprint."""
+    return {"optimizer": state.optimizer_config,
+            "data_sha256": state.fingerprint() if state.fingerprint is not None else None}
+
+
+def optimizer_config(opt: Any) -> dict[str, Any]:
+    """The optimizer's class and constructor settings (call it before a schedule changes ``lr``)."""
+    import inspect
+
+    names = list(inspect.signature(type(opt).__init__).parameters)[1:]
+    config: dict[str, Any] = {"name": type(opt).__name__}
+    for n in names:
+        value = getattr(opt, n, None)
+        config[n] = list(value) if isinstance(value, tuple) else value
+    return config
+
+
+def save_state(path: Path, state: TrainState, stateful: Sequence[Callback] = (),
+               extra: dict[str, Any] | None = None) -> None:
+    """Everything needed to continue bit-identically after ``state.epoch`` (epoch + 1 epochs completed)."""
     from .io import save_checkpoint
 
     extra_state = {type(cb).__name__: cb.state_dict() for cb in stateful if hasattr(cb, "state_dict")}
@@ -186,8 +223,8 @@ def save_state(path: Path, state: TrainState, stateful: Sequence[Callback] = ())
         optimizer_state=_flatten_states(state.optimizer.state_dict(), extra_state),
         schedule_state=None if state.schedule is None else state.schedule.state_dict(),
         rng_state=state.rng.bit_generator.state,
-        epoch=state.epoch,
-        extra={"history": state.history.records if state.history else []},
+        epoch=state.epoch + 1,
+        extra={**(extra or {}), "history": state.history.records if state.history else []},
     )
 
 

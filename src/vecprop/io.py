@@ -265,6 +265,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     unused = sorted(set(arrays) - used)
     if unused:
         raise ModelFileError(path, f"entry {unused[0]!r} is not referenced by the metadata")
+    if meta["version"] == 1:  # vecprop 0.1 stored the index of the last epoch, not the completed count
+        epoch += 1
     return Checkpoint(net=_build(path, meta["network"], arrays), epoch=epoch, **state)
 
 

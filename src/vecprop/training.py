@@ -1,6 +1,7 @@
 """The training loop: mini-batches -> forward -> cost -> backward -> step -> callbacks."""
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -8,7 +9,9 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ._checks import check_int
-from .callbacks import Callback, CallbackList, Checkpoint, History, LRScheduler, TrainState, split_states
+from .callbacks import (
+    Callback, CallbackList, Checkpoint, History, LRScheduler, TrainState, optimizer_config, split_states,
+)
 from .engines import ENGINES, make_engine
 from .inference import checked_set, checked_validation, outputs, predict, set_logs, validation_logs
 from .lbfgs import LBFGS, fit_lbfgs
@@ -59,7 +62,8 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     cbs = _callbacks(schedule, callbacks)
     path = make_engine(net, engine)
-    state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=cbs.callbacks[0], engine=path)
+    state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=cbs.callbacks[0], engine=path,
+                       fingerprint=data.fingerprint, optimizer_config=optimizer_config(opt))
     first = _resume(resume, state, cbs.callbacks) if resume is not None else 0
     procs = OneProcess(net, rng) if comm is None else _data_parallel(comm, net, rng, data, epochs, batch_size, shuffle)
     l2_share, step = l2 / procs.size, _Step(net, opt, state, clip_norm, clip_value)
@@ -111,6 +115,14 @@ class TrainingSet:
         self.X_rows, self.Y_rows = np.ascontiguousarray(self.X.T), np.ascontiguousarray(self.Y.T)
         self.true = None if self.task == "regression" else labels(self.Y, self.task)  # (m,) or (m, n_L)
         self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # mini-batch rows per batch size
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the training data as fit sees it (X, Y and the weights): what a resumed run must share."""
+        h = hashlib.sha256()
+        for a in (self.X_rows, self.Y_rows, *(() if self.w is None else (self.w,))):
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+        return h.hexdigest()
 
     def batch_m(self, idx: np.ndarray) -> float:
         """The divisor of eq. 2 for a batch: its number of examples, or the sum of their weights."""
@@ -252,13 +264,30 @@ def _data_parallel(comm: Any, net: Network, rng: np.random.Generator, data: Trai
 
 
 def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int:
-    """Restore weights, optimizer, schedule, callbacks and RNG; return the next epoch."""
+    """Restore weights, optimizer, schedule, callbacks and RNG; return the number of completed epochs.
+
+    The checkpoint must come from the same run: the same network (sizes, activations, loss,
+    dtype, dropout), optimizer and settings, and training data; any difference is an error that
+    names it (a checkpoint of vecprop 0.1 records only the network).
+    """
     from .io import load_checkpoint
 
     ck = load_checkpoint(path)
-    if ck.net.sizes != state.net.sizes:
-        raise ValueError(f"checkpoint {path} holds a network of sizes {list(ck.net.sizes)}, "
-                         f"not {list(state.net.sizes)}")
+    mine, theirs = state.net.config(), ck.net.config()
+    for key in ("sizes", "activations", "loss", "dtype", "dropout"):
+        if mine[key] != theirs[key]:
+            raise ValueError(f"checkpoint {path} is of another network: its {key} is {theirs[key]}, this run's "
+                             f"is {mine[key]}")
+    run = ck.extra.get("run") or {}
+    if run.get("optimizer") and run["optimizer"] != state.optimizer_config:
+        diff = sorted(k for k in {**run["optimizer"], **state.optimizer_config}
+                      if run["optimizer"].get(k) != state.optimizer_config.get(k))
+        raise ValueError(f"checkpoint {path} was trained with another optimizer: "
+                         + "; ".join(f"{k} {run['optimizer'].get(k)!r} there, {state.optimizer_config.get(k)!r} here"
+                                     for k in diff))
+    if run.get("data_sha256") and state.fingerprint is not None and run["data_sha256"] != state.fingerprint():
+        raise ValueError(f"checkpoint {path} was trained on other data (its SHA-256 differs from this run's X, Y "
+                         "and weights)")
     state.net.flat[...] = ck.net.flat
     opt_state, cb_states = split_states(ck.optimizer_state)
     state.optimizer.load_state_dict(opt_state)
@@ -271,4 +300,4 @@ def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int
         if isinstance(cb, History):
             cb.records = list(ck.extra.get("history", []))
     state.rng.bit_generator.state = ck.rng_state
-    return ck.epoch + 1
+    return ck.epoch
