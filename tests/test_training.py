@@ -236,8 +236,8 @@ def test_validation_must_be_a_pair_or_a_triple(optimizer):
 @pytest.mark.parametrize("change, message", [
     (dict(activations=["tanh", "softmax"]), "its activations is"),
     (dict(dtype="float32"), "its dtype is"),
-    (dict(optimizer="sgd"), "another optimizer: name 'Adam' there, 'SGD' here"),
-    (dict(lr=0.02), "another optimizer: lr 0.01 there, 0.02 here"),
+    (dict(optimizer="sgd"), "another optimizer: Adam, where this run uses SGD"),
+    (dict(lr=0.02), "another optimizer setting: lr 0.01 there, 0.02 here"),
     (dict(data_seed=5), "trained on other data"),
 ])
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, change, message):

@@ -279,12 +279,14 @@ def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int
             raise ValueError(f"checkpoint {path} is of another network: its {key} is {theirs[key]}, this run's "
                              f"is {mine[key]}")
     run = ck.extra.get("run") or {}
-    if run.get("optimizer") and run["optimizer"] != state.optimizer_config:
-        diff = sorted(k for k in {**run["optimizer"], **state.optimizer_config}
-                      if run["optimizer"].get(k) != state.optimizer_config.get(k))
-        raise ValueError(f"checkpoint {path} was trained with another optimizer: "
-                         + "; ".join(f"{k} {run['optimizer'].get(k)!r} there, {state.optimizer_config.get(k)!r} here"
-                                     for k in diff))
+    theirs_opt, mine_opt = run.get("optimizer"), state.optimizer_config
+    if theirs_opt and theirs_opt != mine_opt:
+        if theirs_opt.get("name") != mine_opt.get("name"):
+            raise ValueError(f"checkpoint {path} was trained with another optimizer: {theirs_opt.get('name')}, "
+                             f"where this run uses {mine_opt.get('name')}")
+        diff = sorted(k for k in {**theirs_opt, **mine_opt} if theirs_opt.get(k) != mine_opt.get(k))
+        raise ValueError(f"checkpoint {path} was trained with another optimizer setting: "
+                         + "; ".join(f"{k} {theirs_opt.get(k)!r} there, {mine_opt.get(k)!r} here" for k in diff))
     if run.get("data_sha256") and state.fingerprint is not None and run["data_sha256"] != state.fingerprint():
         raise ValueError(f"checkpoint {path} was trained on other data (its SHA-256 differs from this run's X, Y "
                          "and weights)")
