@@ -32,12 +32,17 @@ def outputs(net: Network, X: np.ndarray, Y: np.ndarray | None = None, w: np.ndar
 
 
 def set_logs(outputs_of: Outputs, net: Network, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None, *,
-             l2: float = 0.0, prefix: str = "val_") -> dict[str, float]:
-    """Cost (eq. 2, with the L2 term) and metrics of one checked set, computed by ``outputs_of``."""
+             l2: float = 0.0, prefix: str = "val_", task: str | None = None) -> dict[str, float]:
+    """Cost (eq. 2, with the L2 term) and metrics of one checked set, computed by ``outputs_of``.
+
+    The metrics follow ``task`` (default: what the loss implies, ``metrics.task_of``): a classifier
+    trained with squared error still reports accuracy when told its task.
+    """
     A_L, total = outputs_of(net, X, Y, w)
     m = X.shape[1] if w is None else float(w.sum(dtype=np.float64))
     logs = {f"{prefix}cost": total / m + (net.l2_term(l2, m) if l2 else 0.0)}
-    logs.update({prefix + k: v for k, v in evaluate(A_L, Y, task_of(net.loss, net.sizes[-1]), w).items()})
+    task = task or task_of(net.loss, net.sizes[-1])
+    logs.update({prefix + k: v for k, v in evaluate(A_L, Y, task, w).items()})
     return logs
 
 
@@ -52,14 +57,15 @@ def predict(net: Network, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
 
 
 def validation_logs(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray | None = None,
-                    l2: float = 0.0, prefix: str = "val_", chunk: int = 4096) -> dict[str, float]:
+                    l2: float = 0.0, prefix: str = "val_", chunk: int = 4096, task: str | None = None
+                    ) -> dict[str, float]:
     """Cost (eq. 2, through the logits like training) and metrics of one set, in inference mode.
 
     With ``sample_weight`` (m,) the cost and the metrics are weighted as in ``fit``.
     """
     check_int("chunk", chunk, 1, hint=" (columns per chunk)")
     X, Y, w = checked_set(net, X, Y, sample_weight)
-    return set_logs(lambda *args: outputs(*args, chunk=chunk), net, X, Y, w, l2=l2, prefix=prefix)
+    return set_logs(lambda *args: outputs(*args, chunk=chunk), net, X, Y, w, l2=l2, prefix=prefix, task=task)
 
 
 def checked_set(net: Network, X: Any, Y: Any, sample_weight: Any = None,

@@ -182,7 +182,7 @@ class LBFGS:
 def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str = "lbfgs", *,
               sample_weight: np.ndarray | None = None, epochs: int = 200, l2: float = 0.0,
               validation: tuple[np.ndarray, ...] | None = None, callbacks: Sequence[Callback] = (),
-              engine: str = "fast", **step_only: Any) -> History:
+              engine: str = "fast", task: str | None = None, **step_only: Any) -> History:
     """Full-batch L-BFGS on J (eq. 2): one history row per iteration, the callbacks of ``fit``.
 
     ``fit(optimizer="lbfgs")`` comes here (``lbfgs="lbfgs"`` runs at most ``epochs``
@@ -204,7 +204,8 @@ def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str =
         raise TypeError(f"lbfgs must be an LBFGS or 'lbfgs'; got {lbfgs!r}")
     X, Y, w = checked_set(net, X, Y, sample_weight)
     val = checked_validation(net, validation)
-    path, grad, task = make_engine(net, engine), np.empty_like(net.flat), task_of(net.loss, net.sizes[-1])
+    path, grad = make_engine(net, engine), np.empty_like(net.flat)
+    task = task or task_of(net.loss, net.sizes[-1])  # the metrics: the data's task, or what the loss implies
     cbs = CallbackList([History(), *callbacks])
     state = TrainState(net=net, optimizer=lbfgs, rng=np.random.default_rng(0), epochs=lbfgs.max_iter,
                        history=cbs.callbacks[0], engine=path)
@@ -223,7 +224,7 @@ def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str =
         cbs.on_batch_end(state)
         state.logs = {"cost": J, **evaluate(outputs(net, X)[0], Y, task, w)}
         if val is not None:
-            state.logs.update(set_logs(outputs, net, *val, l2=l2))
+            state.logs.update(set_logs(outputs, net, *val, l2=l2, task=task))
         cbs.on_epoch_end(state)
         return state.stop
 

@@ -24,7 +24,15 @@ __all__ = ["fit", "predict", "validation_logs", "batches", "TrainingDiverged", "
 
 
 class TrainingDiverged(FloatingPointError):
-    """A non-finite cost, gradient or weight; the network keeps its last finite weights."""
+    """A non-finite cost, gradient or weight; the network keeps its last finite weights.
+
+    ``epoch`` and ``batch`` count from 1; ``lr`` is the learning rate of the step; ``cause`` what
+    went non-finite.
+    """
+
+    def __init__(self, message: str, *, epoch: int = 0, batch: int = 0, lr: float = 0.0, cause: str = "") -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.lr, self.cause = epoch, batch, lr, cause
 
 
 def batches(m: int, batch_size: int | None, rng: np.random.Generator, shuffle: bool = True) -> Iterator[np.ndarray]:
@@ -40,7 +48,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
         l2: float = 0.0, clip_norm: float | None = None, clip_value: float | None = None,
         validation: tuple[np.ndarray, ...] | None = None, schedule: Any = None, callbacks: Sequence[Callback] = (),
         seed: int | np.random.Generator = 0, shuffle: bool = True, resume: str | Path | None = None,
-        engine: str = "fast", comm: Any = None) -> History:
+        engine: str = "fast", comm: Any = None, task: str | None = None) -> History:
     """Train ``net`` on X (n_0, m), Y (n_L, m); return the per-epoch History.
 
     Every epoch logs ``cost`` (mean over the epoch's batches, with dropout, as Keras does), ``lr``
@@ -51,13 +59,15 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     full-batch (``lbfgs.fit_lbfgs``). ``resume`` continues from a ``Checkpoint``. ``engine``:
     "fast" (``FastPath``, preallocated buffers) or "readable" (``Network.forward``/``backward``),
     the same numbers to float rounding. ``comm`` (e.g. ``distributed.world()``) trains
-    data-parallel over its ranks on the same global batches (docs/distributed.md).
+    data-parallel over its ranks on the same global batches (docs/distributed.md). ``task``
+    ("binary", "multiclass", "multilabel", "regression") chooses the metrics; by default the loss
+    implies it (``metrics.task_of``), so pass it for a classifier trained with squared error.
     """
     if optimizer == "lbfgs" or isinstance(optimizer, LBFGS):  # full batch: its own loop, the same callbacks
         return fit_lbfgs(net, X, Y, optimizer, sample_weight=sample_weight, epochs=epochs, l2=l2,
                          validation=validation, callbacks=callbacks, engine=engine, comm=comm,
-                         schedule=schedule, resume=resume, clip_norm=clip_norm, clip_value=clip_value)
-    data = TrainingSet(net, X, Y, sample_weight, validation, epochs=epochs, batch_size=batch_size)
+                         schedule=schedule, resume=resume, clip_norm=clip_norm, clip_value=clip_value, task=task)
+    data = TrainingSet(net, X, Y, sample_weight, validation, epochs=epochs, batch_size=batch_size, task=task)
     opt = get_optimizer(optimizer, **({} if lr is None else {"lr": lr})) if isinstance(optimizer, str) else optimizer
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     cbs = _callbacks(schedule, callbacks)
@@ -105,13 +115,13 @@ class TrainingSet:
     """
 
     def __init__(self, net: Network, X: Any, Y: Any, sample_weight: Any = None, validation: Any = None, *,
-                 epochs: int = 1, batch_size: int | None = None) -> None:
+                 epochs: int = 1, batch_size: int | None = None, task: str | None = None) -> None:
         check_int("epochs", epochs, 0)
         if batch_size is not None:
             check_int("batch_size", batch_size, 1, hint=" or None (full batch)")
         self.X, self.Y, self.w = checked_set(net, X, Y, sample_weight)
         self.validation = checked_validation(net, validation)
-        self.m, self.task = self.X.shape[1], task_of(net.loss, net.sizes[-1])
+        self.m, self.task = self.X.shape[1], task or task_of(net.loss, net.sizes[-1])
         self.X_rows, self.Y_rows = np.ascontiguousarray(self.X.T), np.ascontiguousarray(self.Y.T)
         self.true = None if self.task == "regression" else labels(self.Y, self.task)  # (m,) or (m, n_L)
         self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # mini-batch rows per batch size
@@ -204,7 +214,7 @@ class _EpochSums:
         else:  # regression metrics need every output: one inference pass over the training set
             logs.update(evaluate(procs.outputs(net, data.X)[0], data.Y, data.task, data.w))
         if data.validation is not None:
-            logs.update(set_logs(procs.outputs, net, *data.validation, l2=l2))
+            logs.update(set_logs(procs.outputs, net, *data.validation, l2=l2, task=data.task))
         return logs
 
 
@@ -235,9 +245,11 @@ class _Step:
     def __exit__(self, kind: Any, err: Any, tb: Any) -> None:
         if kind is not None and issubclass(kind, FloatingPointError):
             self.net.flat[...] = self.last_good
-            raise TrainingDiverged(f"training diverged at epoch {self.state.epoch}, batch {self.state.batch} "
-                                   f"(lr={self.opt.lr:g}): {err}; the network keeps its last finite "
-                                   f"weights. Try a smaller learning rate or clip_norm.") from None
+            epoch, batch, lr = self.state.epoch + 1, self.state.batch + 1, float(self.opt.lr)
+            raise TrainingDiverged(f"training diverged at epoch {epoch}, batch {batch} (lr {lr:g}): {err}; the network "
+                                   f"keeps its last finite weights. Try a smaller learning rate"
+                                   f"{'' if self.clip_norm else ' or gradient clipping'}",
+                                   epoch=epoch, batch=batch, lr=lr, cause=str(err)) from None
 
 
 def _check_finite(J: float, v: np.ndarray, what: str = "gradient") -> None:

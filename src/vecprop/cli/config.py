@@ -27,6 +27,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 SCALES = ("standardize", "global", "minmax", "none")
 TARGET_SCALES = ("standardize", "none")
+TASKS = ("auto", "classification", "regression")
+MISSING = ("error", "drop", "mean", "median")
+MONITORS = ("auto", "val_cost", "val_accuracy", "val_r2", "cost")
 
 SOLVERS: Registry[type] = Registry("optimizer", {**OPTIMIZERS, "lbfgs": LBFGS})
 """What --optimizer accepts: the step optimizers and full-batch L-BFGS."""
@@ -53,8 +56,17 @@ class TrainConfig:
 
     data: str = setting("", "data", "str", "a data set name (see `vecprop datasets`) or a .csv/.npz/.npy/IDX "
                         "file", metavar="DATA", toml="name")
-    target: str | None = setting(None, "data", "str", "CSV target column, by name or index (default: last)",
-                                 metavar="COL")
+    target: str | None = setting(None, "data", "str", "CSV target column(s), by name or index; a,b for several "
+                                 "regression outputs (default: the last column)", metavar="COL[,COL...]")
+    task: str = setting("auto", "data", "str", "auto: text labels and integers with <= 20 values are classes, other "
+                        "numbers regression; or say which", choices=TASKS)
+    missing: str = setting("error", "data", "str", "missing feature values (empty or NA cells, NaN): refuse, drop "
+                           "their rows, or fill them with the training mean or median (text: a category of its own)",
+                           choices=MISSING)
+    weight_column: str | None = setting(None, "data", "str", "CSV column of per-example weights (not a feature)",
+                                        metavar="COL")
+    class_weight: str | None = setting(None, "data", "str", "weigh classes: 'balanced' (n / (k n_c)) or JSON such "
+                                       "as '{\"yes\": 5}'", metavar="balanced|JSON")
     n_samples: int | None = setting(None, "data", "int", "use N examples (synthetic sets: generate N; others: a "
                                     "seeded subset)", metavar="N")
     val_fraction: float = setting(0.1, "data", "float", "validation share, carved from the training rows",
@@ -78,7 +90,8 @@ class TrainConfig:
     optimizer: str = setting("adam", "training", "str", ", ".join(SOLVERS), metavar="NAME")
     lr: float | None = setting(None, "training", "float", "learning rate (default by optimizer: "
                                + ", ".join(f"{name} {default_lr(name):g}" for name in OPTIMIZERS) + ")")
-    epochs: int = setting(30, "training", "int", "passes over the training rows", metavar="N")
+    epochs: int = setting(1000, "training", "int", "at most this many passes over the training rows (early "
+                          "stopping usually ends sooner)", metavar="N")
     batch_size: int = setting(32, "training", "int", "0 = full batch", metavar="N")
     l2: float = setting(0.0, "training", "float", "L2 penalty lambda/(2m) sum ||Theta||^2", metavar="LAMBDA")
     weight_decay: float | None = setting(None, "training", "float", "optimizer weight decay (default the "
@@ -88,13 +101,17 @@ class TrainConfig:
     warmup: int = setting(0, "training", "int", "cosine schedule: linear warm-up epochs", metavar="N")
     min_lr: float = setting(0.0, "training", "float", "cosine/plateau: lowest lr", metavar="LR")
     schedule_options: dict[str, Any] = setting({}, "training", "table", flag=False)  # --schedule-arg KEY=VALUE
-    early_stopping: int = setting(0, "training", "int", "stop after PATIENCE epochs without a better validation "
-                                  "cost; keep the best weights", metavar="PATIENCE")
+    early_stopping: int = setting(10, "training", "int", "stop after PATIENCE epochs without a better --monitor "
+                                  "value and keep the best epoch's weights; 0 = off", metavar="PATIENCE")
+    monitor: str = setting("auto", "training", "str", "what early stopping (and the plateau schedule) watch; auto: "
+                           "val_cost, or cost without a validation split", choices=MONITORS)
     seed: int = setting(0, "training", "int", "seeds data generation, split, weights and batches")
     engine: str = setting("fast", "training", "str", "how each step is computed: fast (preallocated buffers) or "
                           "readable (Network.forward/backward line by line); same numbers", choices=tuple(ENGINES))
-    out: str | None = setting(None, "output", "str", "run folder (default runs/<data>-<date>-<time>)",
-                              metavar="DIR")
+    out: str | None = setting(None, "output", "str", "run folder (default runs/<data>-<date>-<time>); an existing "
+                              "non-empty one needs --overwrite", metavar="DIR")
+    checkpoint_every: int = setting(1, "output", "int", "write DIR/checkpoint.npz every N epochs (for --resume); "
+                                    "0 = never", metavar="N")
     plots: bool = setting(True, "output", "bool", flag=False)  # --no-plots
 
     def __post_init__(self) -> None:
@@ -106,12 +123,12 @@ class TrainConfig:
         if self.val_fraction + self.test_fraction >= 1:
             raise UserError(f"val_fraction + test_fraction must be < 1; got {self.val_fraction} + "
                             f"{self.test_fraction}")
-        for name in ("scale", "target_scale", "dtype", "engine"):
+        for name in ("scale", "target_scale", "dtype", "engine", "task", "missing", "monitor"):
             check_choice(name, getattr(self, name), FIELDS[name].metadata["choices"])
         if any(n < 1 for n in self.hidden):
             raise UserError(f"hidden layer sizes must be positive; got {list(self.hidden)}")
         check_real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
-        for name in ("epochs", "batch_size", "warmup", "early_stopping"):
+        for name in ("epochs", "batch_size", "warmup", "early_stopping", "checkpoint_every"):
             check_int(name, getattr(self, name), 0)
         for name in ("l2", "clip_norm", "min_lr"):
             check_real(name, getattr(self, name), 0.0)
@@ -235,14 +252,24 @@ def merge(file_values: dict[str, Any], flag_values: dict[str, Any]) -> TrainConf
         return TrainConfig(**values)
 
 
-def resolve(cfg: TrainConfig, task: str) -> TrainConfig:
-    """Fill every derived value: loss and output activation from the task, lr and weight decay from the optimizer."""
+def resolve(cfg: TrainConfig, task: str, has_validation: bool = True) -> TrainConfig:
+    """Fill every derived value: loss and output activation from the task, lr and weight decay from the
+    optimizer, what early stopping watches."""
     with user_errors():
         defaults = optimizer_defaults(cfg.optimizer)
+    monitor = cfg.monitor
+    if monitor == "auto":
+        monitor = "val_cost" if has_validation else "cost"
+    elif monitor.startswith("val_") and not has_validation:
+        raise UserError(f"--monitor {monitor} needs a validation split; --val-fraction is 0")
+    elif monitor == "val_accuracy" and task == "regression" or monitor == "val_r2" and task != "regression":
+        raise UserError(f"--monitor {monitor} does not apply to {task} data; use "
+                        f"{'val_r2' if task == 'regression' else 'val_accuracy'} or val_cost")
     return cfg.replace(output_activation=cfg.output_activation or output_activation(TASK_LOSSES[task]),
                        loss=cfg.loss or TASK_LOSSES[task],
                        lr=defaults["lr"] if cfg.lr is None else cfg.lr,
-                       weight_decay=defaults["weight_decay"] if cfg.weight_decay is None else cfg.weight_decay)
+                       weight_decay=defaults["weight_decay"] if cfg.weight_decay is None else cfg.weight_decay,
+                       monitor=monitor)
 
 
 def optimizer_defaults(name: str) -> dict[str, Any]:

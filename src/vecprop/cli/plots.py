@@ -150,24 +150,37 @@ def decision_regions(proba: Callable[[np.ndarray], np.ndarray], X_train: np.ndar
     return _png(fig)
 
 
-def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, *, title: str, r2: float,
-                      y_train: np.ndarray | None = None, y_train_pred: np.ndarray | None = None) -> bytes:
-    """Each test example at (true, predicted): on the diagonal is perfect. Targets in original units."""
-    fig = _figure(5.6, 5.2)
-    ax = fig.subplots()
-    if y_train is not None and y_train_pred is not None:
-        ax.scatter(y_train.ravel(), y_train_pred.ravel(), s=8, color="0.65", alpha=0.6, label="train")
-    ax.scatter(y_true.ravel(), y_pred.ravel(), s=16, color=TRAIN_COLOUR, edgecolors="white", linewidths=0.4,
-               label="test")
-    both = np.concatenate([y_true.ravel(), y_pred.ravel()])
-    lo, hi = float(both.min()), float(both.max())
-    ax.plot([lo, hi], [lo, hi], color="k", linestyle="--", linewidth=1, label="predicted = true")
-    ax.set_xlabel("true value")
-    ax.set_ylabel("predicted value")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
-    ax.set_title(f"{title}\ntest R² = {r2:.4f}")
+def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, *, title: str, which: str,
+                      y_train: np.ndarray | None = None, y_train_pred: np.ndarray | None = None,
+                      names: Sequence[str] | None = None) -> bytes:
+    """One panel per output: each example at (true, predicted), on the diagonal is perfect, with
+    its R^2; the shown set in colour, the training set in grey behind it. Original units."""
+    from ..metrics import r2
+
+    k = y_true.shape[1]
+    cols = min(k, 3)
+    rows = -(-k // cols)
+    fig = _figure(4.6 * cols + 0.6, 4.4 * rows + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for j in range(k):
+        ax = axes[j]
+        if y_train is not None and y_train_pred is not None:
+            ax.scatter(y_train[:, j], y_train_pred[:, j], s=8, color="0.65", alpha=0.6, label="training set")
+        ax.scatter(y_true[:, j], y_pred[:, j], s=16, color=TRAIN_COLOUR, edgecolors="white", linewidths=0.4,
+                   label=f"{which} set")
+        both = np.concatenate([y_true[:, j], y_pred[:, j]])
+        lo, hi = float(both.min()), float(both.max())
+        ax.plot([lo, hi], [lo, hi], color="k", linestyle="--", linewidth=1, label="predicted = true")
+        ax.set_xlabel(f"true {names[j] if names else 'value'}")
+        ax.set_ylabel("predicted")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+        name = f"{names[j]}: " if names and k > 1 else (f"output {j}: " if k > 1 else "")
+        ax.set_title(f"{name}{which} R² = {r2(y_pred[:, [j]].T, y_true[:, [j]].T):.4f}", fontsize=10)
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}: predicted vs true, {which} set (training set in grey)")
     return _png(fig)
 
 

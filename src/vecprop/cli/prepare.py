@@ -157,11 +157,50 @@ class Prepared:
         return self.preprocessor.scaler
 
 
+def class_weights(ds: Dataset, spec: str | None, y_train: np.ndarray) -> np.ndarray | None:
+    """Per-class weights (k,) from --class-weight: "balanced" (m / (k m_c) over the training rows, as
+    scikit-learn's) or a JSON object {label: weight} (classes it leaves out weigh 1)."""
+    if spec is None:
+        return None
+    if ds.classes is None:
+        raise UserError(f"--class-weight applies to classes; {ds.name} is {ds.task} data")
+    k = len(ds.classes)
+    if spec == "balanced":
+        counts = np.bincount(y_train, minlength=k).astype(np.float64)
+        return np.where(counts > 0, len(y_train) / (k * np.maximum(counts, 1)), 1.0)
+    import json
+
+    try:
+        given = json.loads(spec)
+    except json.JSONDecodeError as err:
+        raise UserError(f"--class-weight must be 'balanced' or a JSON object such as '{{\"yes\": 5}}'; {err}") from None
+    if not isinstance(given, dict):
+        raise UserError(f"--class-weight JSON must be an object {{label: weight}}; got {spec!r}")
+    weights = np.ones(k)
+    for label, value in given.items():
+        if label not in ds.classes:
+            raise UserError(f"--class-weight names class {label!r}, which {ds.name} does not have; its classes are "
+                            f"{', '.join(ds.classes)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value >= 0 and np.isfinite(value)):
+            raise UserError(f"--class-weight: the weight of {label!r} must be a finite number >= 0; got {value!r}")
+        weights[ds.classes.index(label)] = float(value)
+    return weights
+
+
 def prepare(ds: Dataset, *, loss: str, val_fraction: float, test_fraction: float, seed: int,
-            scale: str, target_scale: str, dtype: str, missing: str = "error") -> Prepared:
-    """Split ``ds`` (stratified, seeded), fit the preprocessing on the training rows, make columns."""
+            scale: str, target_scale: str, dtype: str, missing: str = "error",
+            class_weight: str | None = None) -> Prepared:
+    """Split ``ds`` (stratified, seeded), fit the preprocessing on the training rows, make columns.
+
+    Example weights (a CSV's weight column, times ``class_weight``'s per class) go with every part,
+    so validation and test metrics weigh examples as training does.
+    """
     with user_errors("--data"):
         parts = datasets.split(ds, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    per_class = class_weights(ds, class_weight, parts.train.y)
+    if per_class is not None:
+        parts = type(parts)(*(datasets.Part(p.X, p.y, per_class[p.y] * (1.0 if p.w is None else p.w))
+                              for p in parts))
     if parts.train.X.shape[0] < 2:
         raise UserError(f"--data: only {parts.train.X.shape[0]} training rows after the split; "
                         f"use more data or smaller --val-fraction/--test-fraction")

@@ -97,8 +97,7 @@ class JSONLinesLogger(Callback):
         self.t0 = 0.0
 
     def on_train_begin(self, state: TrainState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "w", encoding="utf-8")  # a live log: appended as training runs
+        self.fh = open(self.path, "a", encoding="utf-8")  # appended: a resumed run continues the log
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, state: TrainState) -> None:
@@ -113,6 +112,25 @@ class JSONLinesLogger(Callback):
         if self.fh is not None:
             self.fh.close()
             self.fh = None
+
+
+def open_log(path: str, run_folder: Path | None = None) -> Path:
+    """--log-jsonl's file, checked before training: a folder, or a file in a missing folder (other than
+    the run folder about to be made), is refused; call it again once the run folder exists."""
+    from .errors import UserError
+
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"--log-jsonl {path} is a folder; give a file name such as run.jsonl")
+    if not p.parent.is_dir():
+        if run_folder is not None and p.parent.resolve() == run_folder.resolve():
+            return p  # in the run folder, which fresh_folder makes
+        raise UserError(f"--log-jsonl {path}: the folder {p.parent} does not exist (vecprop does not create it)")
+    try:
+        open(p, "a", encoding="utf-8").close()
+    except OSError as err:
+        raise UserError(f"--log-jsonl {path}: cannot write it ({err.strerror})") from None
+    return p
 
 
 def download_progress(stream: IO[str] | None = None):

@@ -92,13 +92,35 @@ def draw_plots(out: Path, model: Model, records: list[dict[str, float]], prep: P
         y_true = shown.y.reshape(len(shown.y), -1)
         y_hat = value(shown.X_rows)
         written.append(write_bytes(out / "predicted_vs_true.png", plots.predicted_vs_true(
-            y_true, y_hat, title=f"{title} ({which} set)", r2=r2(y_hat.T, y_true.T),
-            y_train=prep.train.y.reshape(prep.train.m, -1), y_train_pred=value(prep.train.X_rows))))
+            y_true, y_hat, title=title, which=which, y_train=prep.train.y.reshape(prep.train.m, -1),
+            y_train_pred=value(prep.train.X_rows), names=_target_names(ds))))
         if ds.n_features == 1:
             name = ds.feature_names[0] if ds.feature_names else "x"
             written.append(write_bytes(out / "regression_fit.png", plots.regression_curve(
                 value, ds.X, ds.y, title=f"{title}: the learned function", feature_name=name)))
     return written
+
+
+def stop_reason(cfg: Any, stopper: Any, n_epochs: int) -> str:
+    """Why training ended, in one clause: early stopping, the epoch cap, or L-BFGS's own end."""
+    if cfg.optimizer == "lbfgs":
+        return f"L-BFGS ended after {n_epochs} iterations" + (" (the cap)" if n_epochs >= cfg.epochs else "")
+    if stopper is not None and stopper.stopped_epoch >= 0:
+        return (f"{stopper.monitor} did not improve for {stopper.patience} epochs after epoch {stopper.best_epoch + 1}; "
+                f"kept epoch {stopper.best_epoch + 1}'s weights")
+    kept = f"; kept epoch {stopper.best_epoch + 1}'s weights (best {stopper.monitor})" if stopper is not None else ""
+    if n_epochs >= cfg.epochs:
+        return f"reached the cap of {cfg.epochs} epochs{kept}"
+    return f"stopped after {n_epochs} epochs{kept}"
+
+
+def _target_names(ds: Dataset) -> list[str] | None:
+    """The regression targets' column names, when the source names them ("target columns 'a', 'b'")."""
+    import re
+
+    found = re.findall(r"'([^']*)'", ds.source.split("target column", 1)[1]) if "target column" in ds.source else []
+    k = 1 if ds.y.ndim == 1 else ds.y.shape[1]
+    return found if len(found) == k else None
 
 
 def _scores(model: Model, rows: np.ndarray) -> np.ndarray:

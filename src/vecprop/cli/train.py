@@ -1,4 +1,4 @@
-"""``vecprop train``: resolve the config, split and scale the data, fit, and write the run folder."""
+"""``vecprop train``: resolve the config, split and prepare the data, fit, and write the run folder."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..callbacks import EarlyStopping
+from ..callbacks import Checkpoint, EarlyStopping
 from ..distributed import abort_on_error, is_root, world
 from ..network import Network
 from ..optimizers import get_optimizer
@@ -17,26 +17,32 @@ from ..schedules import get_schedule
 from ..training import TrainingDiverged, fit
 from . import config as C
 from .errors import UserError, user_errors
+from .outputs import write_text
 from .prepare import Prepared, canonical_data, data_fingerprint, load_dataset, prepare
-from .progress import JSONLinesLogger, ProgressBar, progress_enabled
-from .report import build_model, final_metrics, write_run_folder
+from .progress import JSONLinesLogger, ProgressBar, open_log, progress_enabled
+from .report import CONFIG_HEADER, build_model, final_metrics, stop_reason, write_run_folder
+from .runfolder import CHECKPOINT, GracefulStop, Interrupted, fresh_folder, resume_folder
 
 EXAMPLES = """\
 examples:
-  vecprop train --data digits --hidden 128 --epochs 30
-  vecprop train --data moons --hidden 16,16 --activation tanh --epochs 200 --lr 0.01
-  vecprop train --data data.csv --target label --early-stopping 10 --out runs/mine
-  vecprop train --config runs/mine/config.toml            # reproduce a run bit for bit
-  vecprop train --config runs/mine/config.toml --seed 1   # the same run with another seed
+  vecprop train --data digits                             # good defaults: trains until validation stops improving
+  vecprop train --data moons --hidden 16,16 --activation tanh --lr 0.01
+  vecprop train --data data.csv --target label --missing median --out runs/mine
+  vecprop train --resume runs/mine                        # continue an interrupted run, to the same bits
+  vecprop train --config runs/mine/config.toml --seed 1   # the same recipe with another seed
 """
+RESUMABLE = ("epochs", "plots", "checkpoint_every")
+"""Settings --resume may change: how long to train and what to write; never what is trained."""
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "train", help="train a network on a data set and write a run folder",
-        description="Train a feed-forward network. Input and output sizes come from the data; the "
-                    "output activation and loss default from the task. Flags override --config values. "
-                    "Writes DIR/model.npz, config.toml, metrics.json, history.csv and plots.",
+        description="Train a feed-forward network. Input and output sizes come from the data; the output activation "
+                    "and loss default from the task. Without flags it trains until the validation cost stops "
+                    "improving (early stopping, the best epoch's weights kept). Flags override --config values. "
+                    "Writes DIR/model.npz, config.toml, checkpoint.npz, metrics.json, history.csv and plots; "
+                    "Ctrl-C stops after the current step and says how to --resume.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     groups = {section: p.add_argument_group(section) for section in C.SECTIONS}
     C.add_flags(groups)  # one flag per config field, from its declaration in config.py
@@ -45,6 +51,9 @@ def add_parser(sub: Any) -> None:
                                     "gamma=0.5")
     o = groups["output"]
     o.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags win)")
+    o.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its checkpoint, with its "
+                   "config.toml (--epochs may extend it)")
+    o.add_argument("--overwrite", action="store_true", help="replace the run in an existing --out folder")
     o.add_argument("--no-plots", dest="plots", action="store_const", const=False, help="skip the PNG plots")
     o.add_argument("--plots", dest="plots", action="store_const", const=True, help=argparse.SUPPRESS)
     o.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print only the result")
@@ -53,11 +62,24 @@ def add_parser(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
-    """Defaults <- --config file <- flags given on the command line."""
-    file_values = C.read_config_file(args.config) if args.config else {}
+    """Defaults <- --config file (or the resumed run's config.toml) <- flags given on the command line."""
+    if args.resume and args.config:
+        raise UserError("give --resume RUN (which reads RUN/config.toml) or --config FILE, not both")
+    path = resume_folder(Path(args.resume))[0] if args.resume else args.config
+    file_values = C.read_config_file(path) if path else {}
     flags = {name: getattr(args, name, None) for name in C.FIELDS}
     if args.schedule_args:
         flags["schedule_options"] = {**file_values.get("schedule_options", {}), **dict(args.schedule_args)}
+    if args.resume:
+        if flags.get("out") is not None:
+            raise UserError(f"--resume continues in {args.resume}; --out does not apply")
+        flags["out"] = str(args.resume)
+        differ = [(k, v) for k, v in flags.items() if v is not None and k not in (*RESUMABLE, "out")
+                  and v != file_values.get(k, C.FIELDS[k].default)]
+        if differ:
+            k, v = differ[0]
+            raise UserError(f"--resume continues the run as {path} configures it: its {k} is "
+                            f"{file_values.get(k, C.FIELDS[k].default)!r}, not {v!r}; start a new run to change it")
     return C.merge(file_values, flags)
 
 
@@ -81,6 +103,8 @@ def build_network(cfg: C.TrainConfig, n_0: int, n_L: int, rng: np.random.Generat
     sizes = [n_0, *cfg.hidden, n_L]
     activations = [cfg.activation] * len(cfg.hidden) + [cfg.output_activation]
     init = None if cfg.init is None else (cfg.init[0] if len(cfg.init) == 1 else list(cfg.init))
+    if cfg.dropout and not cfg.hidden:
+        raise UserError(f"--dropout {cfg.dropout} drops hidden units, and --hidden gives none")
     with user_errors("model"):
         return Network(sizes, activations, cfg.loss, seed=rng, dtype=cfg.dtype, init=init,
                        dropout=cfg.dropout if cfg.hidden else [])
@@ -93,21 +117,28 @@ def build_optimizer(cfg: C.TrainConfig) -> Any:
         return get_optimizer(cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def make_callbacks(cfg: C.TrainConfig, args: argparse.Namespace, prep: Prepared,
-                   root: bool = True) -> tuple[list[Any], Any]:
-    """Monitoring is callbacks: the lr log, early stopping, the JSON-lines log, the progress bar."""
+def make_callbacks(cfg: C.TrainConfig, args: argparse.Namespace, prep: Prepared, out: Path, log: Any,
+                   root: bool, comm: Any) -> tuple[list[Any], EarlyStopping | None, GracefulStop | None]:
+    """Monitoring is callbacks: early stopping, the JSON-lines log, the progress bar, checkpoints, Ctrl-C."""
     callbacks: list[Any] = []
     stopper = None
     if cfg.early_stopping:
-        stopper = EarlyStopping(monitor="val_cost" if prep.val is not None else "cost",
-                                patience=cfg.early_stopping, restore_best=True)
+        stopper = EarlyStopping(monitor=cfg.monitor, patience=cfg.early_stopping, restore_best=True)
         callbacks.append(stopper)
-    if args.log_jsonl and root:
-        callbacks.append(JSONLinesLogger(args.log_jsonl))
+    if log is not None:
+        callbacks.append(JSONLinesLogger(log))
     if progress_enabled(args.quiet) and root:
         batch = cfg.batch_size or prep.train.m
         callbacks.append(ProgressBar(-(-prep.train.m // batch) if cfg.optimizer != "lbfgs" else 0))
-    return callbacks, stopper
+    if cfg.checkpoint_every and root and cfg.optimizer != "lbfgs":
+        callbacks.append(Checkpoint(out / CHECKPOINT, every=cfg.checkpoint_every,
+                                    callbacks=[stopper] if stopper is not None else [],
+                                    extra={"config": cfg.replace(out=None).to_toml_dict()}))
+    graceful = None
+    if comm is None:  # under mpiexec every rank would stop at another step: Ctrl-C ends the job, --resume continues
+        graceful = GracefulStop(stopper)
+        callbacks.append(graceful)
+    return callbacks, stopper, graceful
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,12 +154,17 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     cfg = cfg.replace(data=canonical_data(cfg.data))
     root = is_root(comm)
     say = (lambda *a: None) if args.quiet or not root else (lambda *a: print(*a, flush=True))
-    ds = load_dataset(cfg.data, target=cfg.target, seed=cfg.seed, n_samples=cfg.n_samples)
-    cfg = C.resolve(cfg, ds.task)  # an unknown --optimizer fails here, before the data is split
+    ds = load_dataset(cfg.data, target=cfg.target, seed=cfg.seed, n_samples=cfg.n_samples,
+                      task=None if cfg.task == "auto" else cfg.task, missing=cfg.missing, weight=cfg.weight_column)
+    cfg = C.resolve(cfg, ds.task, has_validation=cfg.val_fraction > 0)  # a bad --optimizer fails before the split
     prep = prepare(ds, loss=cfg.loss, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-                   seed=cfg.seed, scale=cfg.scale, target_scale=cfg.target_scale, dtype=cfg.dtype)
+                   seed=cfg.seed, scale=cfg.scale, target_scale=cfg.target_scale, dtype=cfg.dtype,
+                   missing=cfg.missing, class_weight=cfg.class_weight)
+    if cfg.monitor.startswith("val_") and prep.val is None:
+        raise UserError(f"--monitor {cfg.monitor} needs validation rows; the split left none (more data or a larger "
+                        "--val-fraction)")
     init_seed, fit_seed = np.random.SeedSequence(cfg.seed).spawn(2)
-    net = build_network(cfg, ds.n_features, prep.n_L, np.random.default_rng(init_seed))
+    net = build_network(cfg, prep.preprocessor.n_0, prep.n_L, np.random.default_rng(init_seed))
     cfg = cfg.replace(init=tuple(net.init))
     optimizer = build_optimizer(cfg)
     schedule = build_schedule(cfg) if cfg.optimizer != "lbfgs" else None
@@ -136,36 +172,73 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
         raise UserError("--optimizer lbfgs trains full-batch in one process; run it without mpiexec")
 
     out = Path(cfg.out) if cfg.out else _default_out(ds.name)
+    resume = out / CHECKPOINT if args.resume else None
+    log = open_log(args.log_jsonl, out) if args.log_jsonl and root else None  # refused now, not after training
     if root:  # the default name has a timestamp: only rank 0 makes (and writes) the run folder
-        with user_errors("--out"):
-            out.mkdir(parents=True, exist_ok=True)
-    n_val = 0 if prep.val is None else prep.val.m
-    n_test = 0 if prep.test is None else prep.test.m
-    say(f"{ds.name}: {ds.task}, {ds.n_features} features"
-        + (f", {ds.n_classes} classes" if ds.n_classes else "")
-        + f"; {prep.train.m} train / {n_val} validation / {n_test} test examples")
-    acts = ", ".join(a.name for a in net.activations)
-    say(f"network {' -> '.join(map(str, net.sizes))} ({acts}), loss {net.loss.name}, "
-        f"{net.flat.size:,} parameters, {net.dtype.name}; {cfg.optimizer} lr {cfg.lr:g}, "
-        f"{cfg.epochs} epochs, batch {cfg.batch_size or 'full'}")
-
-    callbacks, stopper = make_callbacks(cfg, args, prep, root)
+        if resume is None:
+            fresh_folder(out, args.overwrite)
+        log = open_log(args.log_jsonl) if log is not None else None
+        write_text(out / "config.toml", C.dumps(cfg, CONFIG_HEADER.format(version=_version(), path=out / "config.toml")))
+    _describe(say, ds, prep, net, cfg, comm, resume)
+    callbacks, stopper, graceful = make_callbacks(cfg, args, prep, out, log, root, comm)
     t0 = time.perf_counter()
     try:
-        history = fit(net, prep.train.X, prep.train.Y, optimizer=optimizer, epochs=cfg.epochs,
-                      batch_size=cfg.batch_size or None, l2=cfg.l2, clip_norm=cfg.clip_norm or None,
-                      validation=None if prep.val is None else (prep.val.X, prep.val.Y),
+        if graceful is not None:
+            graceful.install()
+        history = fit(net, prep.train.X, prep.train.Y, sample_weight=prep.train.w, optimizer=optimizer,
+                      epochs=cfg.epochs, batch_size=cfg.batch_size or None, l2=cfg.l2, clip_norm=cfg.clip_norm or None,
+                      validation=None if prep.val is None else (prep.val.X, prep.val.Y, prep.val.w),
                       schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed),
-                      engine=cfg.engine, comm=comm)
-    except (TrainingDiverged, FloatingPointError) as err:
-        raise UserError(f"training diverged: {err}. Try a smaller --lr, --clip-norm 1, or --scale "
-                        f"standardize", code=1) from None
+                      engine=cfg.engine, comm=comm, resume=resume, task=ds.task)
+    except TrainingDiverged as err:
+        hints = [f"a smaller --lr (this step's was {err.lr:g})"] + ([] if cfg.clip_norm else ["--clip-norm 1"]) + (
+            ["--scale standardize"] if cfg.scale == "none" else [])
+        raise UserError(f"training diverged at epoch {err.epoch}, batch {err.batch}: {err.cause}. Nothing was saved; "
+                        f"try {', or '.join(hints)}", code=1) from None
+    except Interrupted as stop:
+        return _interrupted(stop, graceful, net, prep, ds, cfg, out, callbacks)
+    except ValueError as err:
+        if resume is not None:  # the checkpoint is of another run, or damaged
+            raise UserError(f"--resume {args.resume}: {err}") from None
+        raise
+    finally:
+        if graceful is not None:
+            graceful.uninstall()
     wall = time.perf_counter() - t0
     if not root:
         return 0  # every rank holds the same weights; rank 0 writes the run folder
-
     records = [{**r, "epoch": int(r["epoch"]) + 1} for r in history.records]
-    best = stopper.best_epoch + 1 if stopper is not None and stopper.best_epoch >= 0 else None
+    model, metrics = _finish(net, prep, ds, cfg, comm, records, stopper, wall)
+    files = write_run_folder(out, cfg, model, records, metrics, prep, ds, metrics["best_epoch"], plots=cfg.plots)
+    _summary(metrics, ds.task, out, files, say)
+    return 0
+
+
+def _describe(say: Any, ds: Any, prep: Prepared, net: Network, cfg: C.TrainConfig, comm: Any, resume: Any) -> None:
+    n_val = 0 if prep.val is None else prep.val.m
+    n_test = 0 if prep.test is None else prep.test.m
+    kinds = f" ({sum(k == 'categorical' for k in ds.kinds)} of them text, one-hot)" if ds.kinds else ""
+    say(f"{ds.name}: {ds.task}, {ds.n_features} features{kinds}"
+        + (f", {ds.n_classes} classes" if ds.n_classes else "")
+        + f"; {prep.train.m} train / {n_val} validation / {n_test} test examples")
+    for note in ds.notes:
+        say(f"note: {note}")
+    if prep.filled:
+        say(f"note: filled {sum(prep.filled.values())} missing values with the training {cfg.missing} ("
+            + ", ".join(f"{k}: {v}" for k, v in prep.filled.items()) + ")")
+    acts = ", ".join(a.name for a in net.activations)
+    ranks = "" if comm is None else f", data-parallel over {comm.Get_size()} MPI ranks"
+    stop = f", early stopping on {cfg.monitor} (patience {cfg.early_stopping})" if cfg.early_stopping else ""
+    say(f"network {' -> '.join(map(str, net.sizes))} ({acts}), loss {net.loss.name}, "
+        f"{net.flat.size:,} parameters, {net.dtype.name}; {cfg.optimizer} lr {cfg.lr:g}, "
+        f"at most {cfg.epochs} epochs, batch {cfg.batch_size or 'full'}{stop}{ranks}")
+    if resume is not None:
+        say(f"resuming from {resume}")
+
+
+def _finish(net: Network, prep: Prepared, ds: Any, cfg: C.TrainConfig, comm: Any, records: list[dict[str, Any]],
+            stopper: EarlyStopping | None, wall: float) -> tuple[Any, dict[str, Any]]:
+    """The Model of the run and metrics.json's content."""
     split = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
              "n_samples": cfg.n_samples, "target": cfg.target}
     ranks = 1 if comm is None else comm.Get_size()
@@ -173,15 +246,50 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
                   "config": cfg.replace(out=None).to_toml_dict(), "n_ranks": ranks}
     model = build_model(net, prep, ds, provenance)
     metrics = final_metrics(model, prep, ds)
-    metrics.update({"data": ds.name, "task": ds.task, "n_train": prep.train.m, "n_val": n_val,
-                    "n_test": n_test, "n_params": int(net.flat.size), "epochs_run": len(records),
-                    "best_epoch": best, "stopped_early": bool(stopper is not None and len(records) < cfg.epochs),
-                    "n_ranks": ranks, "wall_seconds": round(wall, 3)})
+    best = stopper.best_epoch + 1 if stopper is not None and stopper.best_epoch >= 0 else None
+    metrics.update({"data": ds.name, "task": ds.task, "n_train": prep.train.m,
+                    "n_val": 0 if prep.val is None else prep.val.m, "n_test": 0 if prep.test is None else prep.test.m,
+                    "n_params": int(net.flat.size), "epochs_run": len(records), "best_epoch": best,
+                    "stopped_early": bool(stopper is not None and stopper.stopped_epoch >= 0),
+                    "stop_reason": stop_reason(cfg, stopper, len(records)), "n_ranks": ranks,
+                    "missing_filled": prep.filled, "notes": list(ds.notes), "wall_seconds": round(wall, 3)})
     model.provenance["metrics"] = {k: v for k, v in metrics.items() if k.startswith(("train_", "val_", "test_"))}
-    files = write_run_folder(out, cfg, model, records, metrics, prep, ds, best, plots=cfg.plots)
+    return model, metrics
 
-    _summary(metrics, ds.task, out, files, say)
-    return 0
+
+def _interrupted(stop: Interrupted, graceful: GracefulStop, net: Network, prep: Prepared, ds: Any,
+                 cfg: C.TrainConfig, out: Path, callbacks: list[Any]) -> int:
+    """Ctrl-C or SIGTERM: keep the model of the last completed epoch, say where it is and how to go on."""
+    print(f"\nvecprop: {stop.signal_name} during epoch {stop.epoch + 1} (batch {stop.batch + 1}); stopping",
+          file=sys.stderr)
+    if graceful.completed == 0 or graceful.weights() is None:
+        print("vecprop: no epoch was completed: nothing saved", file=sys.stderr)
+        return 130
+    net.flat[...] = graceful.weights()
+    history = next((cb for cb in callbacks if hasattr(cb, "records")), None)
+    records = [{**r, "epoch": int(r["epoch"]) + 1} for r in (history.records if history else [])][:graceful.completed]
+    stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+    model, metrics = _finish(net, prep, ds, cfg, None, records, stopper, 0.0)
+    metrics.update({"interrupted": stop.signal_name, "epochs_run": graceful.completed, "stopped_early": False,
+                    "stop_reason": f"interrupted ({stop.signal_name}) during epoch {stop.epoch + 1}"})
+    write_run_folder(out, cfg, model, records, metrics, prep, ds, metrics["best_epoch"], plots=False)
+    ck = out / CHECKPOINT
+    at = f"; checkpoint.npz holds epoch {_checkpoint_epoch(ck)}" if ck.exists() else ""
+    print(f"vecprop: {out}/model.npz holds the weights of epoch {graceful.kept_epoch} ({graceful.completed} epochs "
+          f"completed){at}. Resume with:\n  vecprop train --resume {out}", file=sys.stderr)
+    return 130
+
+
+def _checkpoint_epoch(path: Path) -> int:
+    from ..io import load_checkpoint
+
+    return load_checkpoint(path).epoch
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
 
 
 def _default_out(name: str) -> Path:
@@ -194,10 +302,12 @@ def _default_out(name: str) -> Path:
 def _summary(metrics: dict[str, Any], task: str, out: Path, files: list[Path], say: Any) -> None:
     key = "r2" if task == "regression" else "accuracy"
     parts = [f"{p} {metrics[f'{p}_{key}']:.4f}" for p in ("train", "val") if f"{p}_{key}" in metrics]
-    say(f"trained {metrics['epochs_run']} epochs in {metrics['wall_seconds']:.1f} s"
-        + (f" (early stopping kept epoch {metrics['best_epoch']})" if metrics.get("stopped_early") else ""))
+    ranks = f" on {metrics['n_ranks']} MPI ranks" if metrics.get("n_ranks", 1) > 1 else ""
+    say(f"trained {metrics['epochs_run']} epochs in {metrics['wall_seconds']:.1f} s{ranks}: {metrics['stop_reason']}")
     if f"test_{key}" in metrics:
         print(f"test {key} {metrics[f'test_{key}']:.4f}" + (f"  ({', '.join(parts)})" if parts else ""))
+        for j, value in enumerate(metrics.get(f"test_{key}_per_output", [])):
+            print(f"  output {j}: test {key} {value:.4f}")
     else:
         print(f"{', '.join(parts)} (no test split: --test-fraction is 0)")
     print(f"run folder: {out}/ (model.npz, config.toml, metrics.json, history.csv)")
