@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -108,6 +109,9 @@ class EarlyStopping(Callback):
 
     Exactly ``patience`` epochs without improvement: with patience 10 and the best value at epoch
     5, the last epoch trained is 15. ``stopped_epoch`` is that epoch (-1 while training goes on).
+    An epoch improves when it beats the best value so far by more than ``min_delta``; the best
+    value and weights still follow smaller gains (scikit-learn's rule for ``tol``), so a run that
+    only creeps forward stops, keeping its best epoch.
     """
 
     def __init__(self, monitor: str = "val_cost", patience: int = 10, min_delta: float = 0.0,
@@ -133,10 +137,13 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which is not logged "
                              f"(logged: {', '.join(state.logs)}); pass validation data for val_* metrics")
         value = state.logs[self.monitor]
-        if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, state.epoch, 0
+        improved = self._improved(value)
+        if value < self.best if self.mode == "min" else value > self.best:  # the best so far, however small the gain
+            self.best, self.best_epoch = value, state.epoch
             if self.restore_best:
                 self.best_flat = state.net.flat.copy()
+        if improved:
+            self.wait = 0
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -176,21 +183,49 @@ class Checkpoint(Callback):
     It also records what the run trains (the optimizer's settings and the training data's
     fingerprint), so that ``fit(resume=...)`` refuses to continue a different run. ``extra``
     (JSON-able) is stored too, for the caller's own checks (the CLI stores its config).
+
+    ``min_seconds`` spaces the writes out (a checkpoint is an fsync'ed file: ~30 ms, more than
+    an epoch of a small data set): a due checkpoint is written only when that long has passed
+    since the last write, else kept in memory, and ``flush()`` writes the one kept (the CLI does
+    on Ctrl-C). The last epoch's is always written. Either way a resumed run continues to the
+    same bits: it only starts from another epoch.
     """
 
     def __init__(self, path: str | Path, every: int = 1, callbacks: Sequence[Callback] = (),
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None, min_seconds: float = 0.0) -> None:
         self.path, self.every = Path(path), check_int("every", every, 1)
+        self.min_seconds = check_real("min_seconds", min_seconds, 0.0)
         self.stateful = list(callbacks)
         self.extra = dict(extra or {})
         self._run: dict[str, Any] = {}
+        self._pending: tuple[Any, dict[str, Any]] | None = None
+        self._written_at = -math.inf
+        self.written_epoch = 0  # completed epochs of the last checkpoint written
 
     def on_train_begin(self, state: TrainState) -> None:
-        self._run = run_identity(state)
+        self._run, self._net = run_identity(state), state.net
+        self._written_at = time.perf_counter()
 
     def on_epoch_end(self, state: TrainState) -> None:
-        if (state.epoch + 1) % self.every == 0 or state.stop or state.epoch + 1 == state.epochs:
-            save_state(self.path, state, self.stateful, {**self.extra, "run": self._run})
+        last = state.stop or state.epoch + 1 == state.epochs
+        if (state.epoch + 1) % self.every and not last:
+            return
+        self._pending = (state.net.flat.copy(), checkpoint_fields(state, self.stateful,
+                                                                 {**self.extra, "run": self._run}))
+        if last or time.perf_counter() - self._written_at >= self.min_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the checkpoint kept in memory, if any."""
+        if self._pending is None:
+            return
+        from .io import save_checkpoint
+
+        flat, fields = self._pending
+        net = self._net.copy()
+        net.flat[...] = flat
+        save_checkpoint(self.path, net=net, **fields)
+        self._pending, self._written_at, self.written_epoch = None, time.perf_counter(), fields["epoch"]
 
 
 def run_identity(state: TrainState) -> dict[str, Any]:
@@ -211,21 +246,23 @@ def optimizer_config(opt: Any) -> dict[str, Any]:
     return config
 
 
+def checkpoint_fields(state: TrainState, stateful: Sequence[Callback] = (),
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``save_checkpoint``'s arguments but the network: copies of everything needed to continue
+    bit-identically after ``state.epoch`` (epoch + 1 epochs completed)."""
+    extra_state = {type(cb).__name__: cb.state_dict() for cb in stateful if hasattr(cb, "state_dict")}
+    return dict(optimizer_state=_flatten_states(state.optimizer.state_dict(), extra_state),
+                schedule_state=None if state.schedule is None else state.schedule.state_dict(),
+                rng_state=state.rng.bit_generator.state, epoch=state.epoch + 1,
+                extra={**(extra or {}), "history": list(state.history.records if state.history else [])})
+
+
 def save_state(path: Path, state: TrainState, stateful: Sequence[Callback] = (),
                extra: dict[str, Any] | None = None) -> None:
     """Everything needed to continue bit-identically after ``state.epoch`` (epoch + 1 epochs completed)."""
     from .io import save_checkpoint
 
-    extra_state = {type(cb).__name__: cb.state_dict() for cb in stateful if hasattr(cb, "state_dict")}
-    save_checkpoint(
-        path,
-        net=state.net,
-        optimizer_state=_flatten_states(state.optimizer.state_dict(), extra_state),
-        schedule_state=None if state.schedule is None else state.schedule.state_dict(),
-        rng_state=state.rng.bit_generator.state,
-        epoch=state.epoch + 1,
-        extra={**(extra or {}), "history": state.history.records if state.history else []},
-    )
+    save_checkpoint(path, net=state.net, **checkpoint_fields(state, stateful, extra))
 
 
 def _flatten_states(opt_state: dict[str, Any], extra_state: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ TARGET_SCALES = ("standardize", "none")
 TASKS = ("auto", "classification", "regression")
 MISSING = ("error", "drop", "mean", "median")
 MONITORS = ("auto", "val_cost", "val_accuracy", "val_r2", "cost")
+CHECKPOINT_SECONDS = 10.0
+"""Checkpoints are written at most this often (each is an fsync'ed file); Ctrl-C writes the last epoch's."""
 
 SOLVERS: Registry[type] = Registry("optimizer", {**OPTIMIZERS, "lbfgs": LBFGS})
 """What --optimizer accepts: the step optimizers and full-batch L-BFGS."""
@@ -76,7 +78,7 @@ class TrainConfig:
     scale: str = setting("standardize", "data", "str", "input scaling fitted on the training rows", choices=SCALES)
     target_scale: str = setting("standardize", "data", "str", "regression targets: standardized for training, "
                                 "or none", choices=TARGET_SCALES)
-    hidden: tuple[int, ...] = setting((64,), "model", "int_list", "hidden layer sizes", metavar="N,N,...")
+    hidden: tuple[int, ...] = setting((128,), "model", "int_list", "hidden layer sizes", metavar="N,N,...")
     activation: str = setting("relu", "model", "str", f"hidden activation: {', '.join(ACTIVATIONS)}",
                               metavar="NAME")
     output_activation: str | None = setting(None, "model", "str", "default from the task: softmax, sigmoid or "
@@ -92,7 +94,7 @@ class TrainConfig:
                                + ", ".join(f"{name} {default_lr(name):g}" for name in OPTIMIZERS) + ")")
     epochs: int = setting(1000, "training", "int", "at most this many passes over the training rows (early "
                           "stopping usually ends sooner)", metavar="N")
-    batch_size: int = setting(32, "training", "int", "0 = full batch", metavar="N")
+    batch_size: int = setting(64, "training", "int", "0 = full batch", metavar="N")
     l2: float = setting(0.0, "training", "float", "L2 penalty lambda/(2m) sum ||Theta||^2", metavar="LAMBDA")
     weight_decay: float | None = setting(None, "training", "float", "optimizer weight decay (default the "
                                          "optimizer's: adamw 0.01, else 0; decoupled for adamw)", metavar="W")
@@ -103,6 +105,8 @@ class TrainConfig:
     schedule_options: dict[str, Any] = setting({}, "training", "table", flag=False)  # --schedule-arg KEY=VALUE
     early_stopping: int = setting(10, "training", "int", "stop after PATIENCE epochs without a better --monitor "
                                   "value and keep the best epoch's weights; 0 = off", metavar="PATIENCE")
+    min_delta: float = setting(1e-4, "training", "float", "early stopping: a smaller change of --monitor is no "
+                               "improvement (scikit-learn's tol)", metavar="D")
     monitor: str = setting("auto", "training", "str", "what early stopping (and the plateau schedule) watch; auto: "
                            "val_cost, or cost without a validation split", choices=MONITORS)
     seed: int = setting(0, "training", "int", "seeds data generation, split, weights and batches")
@@ -110,8 +114,9 @@ class TrainConfig:
                           "readable (Network.forward/backward line by line); same numbers", choices=tuple(ENGINES))
     out: str | None = setting(None, "output", "str", "run folder (default runs/<data>-<date>-<time>); an existing "
                               "non-empty one needs --overwrite", metavar="DIR")
-    checkpoint_every: int = setting(1, "output", "int", "write DIR/checkpoint.npz every N epochs (for --resume); "
-                                    "0 = never", metavar="N")
+    checkpoint_every: int = setting(1, "output", "int", "write DIR/checkpoint.npz every N epochs, at most every "
+                                    f"{CHECKPOINT_SECONDS:g} s (for --resume; Ctrl-C writes the last epoch's); 0 = never",
+                                    metavar="N")
     plots: bool = setting(True, "output", "bool", flag=False)  # --no-plots
 
     def __post_init__(self) -> None:
@@ -130,7 +135,7 @@ class TrainConfig:
         check_real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
         for name in ("epochs", "batch_size", "warmup", "early_stopping", "checkpoint_every"):
             check_int(name, getattr(self, name), 0)
-        for name in ("l2", "clip_norm", "min_lr"):
+        for name in ("l2", "clip_norm", "min_lr", "min_delta"):
             check_real(name, getattr(self, name), 0.0)
         if self.lr is not None:
             check_real("lr", self.lr, 0.0, lo_open=True)

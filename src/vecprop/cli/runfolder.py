@@ -69,8 +69,8 @@ class GracefulStop(Callback):
     flag; the next batch end raises ``Interrupted``; a second signal ends the process at once.
     """
 
-    def __init__(self, best: Any = None) -> None:
-        self.best = best
+    def __init__(self, best: Any = None, checkpoint: Any = None) -> None:
+        self.best, self.checkpoint = best, checkpoint
         self.signal: str | None = None
         self.completed, self.kept_epoch = 0, 0
         self.flat: np.ndarray | None = None

@@ -123,20 +123,23 @@ def make_callbacks(cfg: C.TrainConfig, args: argparse.Namespace, prep: Prepared,
     callbacks: list[Any] = []
     stopper = None
     if cfg.early_stopping:
-        stopper = EarlyStopping(monitor=cfg.monitor, patience=cfg.early_stopping, restore_best=True)
+        stopper = EarlyStopping(monitor=cfg.monitor, patience=cfg.early_stopping, min_delta=cfg.min_delta,
+                                restore_best=True)
         callbacks.append(stopper)
     if log is not None:
         callbacks.append(JSONLinesLogger(log))
     if progress_enabled(args.quiet) and root:
         batch = cfg.batch_size or prep.train.m
         callbacks.append(ProgressBar(-(-prep.train.m // batch) if cfg.optimizer != "lbfgs" else 0))
+    checkpoint = None
     if cfg.checkpoint_every and root and cfg.optimizer != "lbfgs":
-        callbacks.append(Checkpoint(out / CHECKPOINT, every=cfg.checkpoint_every,
-                                    callbacks=[stopper] if stopper is not None else [],
-                                    extra={"config": cfg.replace(out=None).to_toml_dict()}))
+        checkpoint = Checkpoint(out / CHECKPOINT, every=cfg.checkpoint_every, min_seconds=C.CHECKPOINT_SECONDS,
+                                callbacks=[stopper] if stopper is not None else [],
+                                extra={"config": cfg.replace(out=None).to_toml_dict()})
+        callbacks.append(checkpoint)
     graceful = None
     if comm is None:  # under mpiexec every rank would stop at another step: Ctrl-C ends the job, --resume continues
-        graceful = GracefulStop(stopper)
+        graceful = GracefulStop(stopper, checkpoint)
         callbacks.append(graceful)
     return callbacks, stopper, graceful
 
@@ -274,6 +277,8 @@ def _interrupted(stop: Interrupted, graceful: GracefulStop, net: Network, prep: 
                     "stop_reason": f"interrupted ({stop.signal_name}) during epoch {stop.epoch + 1}"})
     write_run_folder(out, cfg, model, records, metrics, prep, ds, metrics["best_epoch"], plots=False)
     ck = out / CHECKPOINT
+    if graceful.checkpoint is not None:
+        graceful.checkpoint.flush()  # the last completed epoch's, kept in memory
     at = f"; checkpoint.npz holds epoch {_checkpoint_epoch(ck)}" if ck.exists() else ""
     print(f"vecprop: {out}/model.npz holds the weights of epoch {graceful.kept_epoch} ({graceful.completed} epochs "
           f"completed){at}. Resume with:\n  vecprop train --resume {out}", file=sys.stderr)
