@@ -286,3 +286,25 @@ def test_a_truly_zero_gradient_passes_instead_of_failing_on_rounding_noise():
     db = next(r for r in report.rows if r.param == "db")
     assert db.analytic == 0.0 and db.rel_error > 1e-7  # the relative error alone would fail it
     assert report.ok
+
+
+def test_trained_networks_pass_within_the_finite_differences_own_error_and_wrong_gradients_still_fail():
+    """Near a minimum the gradient is small and central differences' truncation error dominates the
+    relative error: the check then compares with that error (estimated from a second step), says
+    so, and still catches an analytic gradient that is 1% off."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 32))
+    Y = (X[0] * X[1] > 0).astype(float).reshape(1, -1)
+    net = vecprop.Network([2, 8, 1], ["tanh", "sigmoid"], "binary_cross_entropy", seed=0, dtype="float64")
+    vecprop.fit(net, X, Y, optimizer="adam", lr=0.05, epochs=1500, batch_size=None)
+    report = vecprop.gradcheck(net, X, Y, tol=1e-12)  # far stricter than the slopes can be
+    assert report.ok and {r.basis for r in report.rows} <= {"fd", "noise", "rel"} and "**" in str(report)
+    from vecprop import activations
+
+    original = activations.Tanh.derivative
+    try:
+        activations.Tanh.derivative = lambda self, Z, A=None: 1.01 * original(self, Z, A)
+        broken = vecprop.gradcheck(net, X, Y, tol=1e-12)
+    finally:
+        activations.Tanh.derivative = original
+    assert not broken.ok and any(r.layer == 1 and not r.ok for r in broken.rows)

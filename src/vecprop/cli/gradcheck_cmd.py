@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import warnings
 from typing import Any
 
@@ -15,6 +16,9 @@ from .errors import UserError, user_errors
 from .modelfile import notes, open_model
 from .prepare import load_dataset
 from .report import answers
+
+
+EPS = inspect.signature(gradcheck).parameters["eps"].default
 
 
 def add_parser(sub: Any) -> None:
@@ -38,7 +42,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data", metavar="DATA", help="with --model: take inputs and targets from this data")
     p.add_argument("--batch", type=int, default=8, metavar="M", help="examples m in the check (default 8)")
     p.add_argument("--l2", type=float, default=0.0, metavar="LAMBDA", help="include an L2 penalty")
-    p.add_argument("--eps", type=float, default=1e-6, help="difference step (default 1e-6)")
+    p.add_argument("--eps", type=float, default=EPS, help=f"difference step (default {EPS:g})")
     p.add_argument("--tol", type=float, default=1e-7, help="largest accepted relative error (default 1e-7)")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, inputs and targets")
     p.set_defaults(run=run)
