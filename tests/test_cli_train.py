@@ -64,6 +64,9 @@ def test_text_columns_and_missing_values_train_and_predict(shop):
     assert model.feature_names == ("size", "color", "price", "rating")  # not the weights, not the target
     assert model.preprocessing.columns[1].categories == ("", "blue", "green", "red")  # "" = missing
     assert model.preprocessing.columns[0].fill is not None
+    e = cli("evaluate", "run/model.npz", "--data", "shop.csv", "--json", cwd=shop)  # the training run's own split
+    assert e.returncode == 0, e.stderr
+    assert json.loads(e.stdout)["accuracy"] == m["test_accuracy"] and json.loads(e.stdout)["m"] == m["n_test"]
     write_csv(shop / "new.csv", ["rating", "color", "size", "price"], [[3, "red", "", 21.0], [5, "purple", 9, 30]])
     p = cli("predict", "run/model.npz", "new.csv", cwd=shop)
     assert p.returncode == 0, p.stderr

@@ -41,9 +41,17 @@ def run(args: argparse.Namespace) -> int:
     model = open_model(args.model)
     same = _same_data(args.data, model.provenance)
     split_cfg = dict(model.provenance.get("split") or {}) if same else {}
+    data_cfg = ((model.provenance.get("config") or {}).get("data") or {}) if same else {}
     target = args.target if args.target is not None else split_cfg.get("target")
-    ds = load_dataset(args.data, target=target, seed=int(split_cfg.get("seed", 0)),
-                      n_samples=split_cfg.get("n_samples"))
+    fills = model.preprocessing is not None and any(c.fill is not None for c in model.preprocessing.columns)
+    missing = data_cfg.get("missing") or ("mean" if fills else "error")  # the training run's rows, or what the model fills
+    task = None if model.task == "regression" or args.target is None else "classification"
+    if data_cfg.get("task") not in (None, "auto"):
+        task = data_cfg["task"]
+    if model.task == "regression" and task is None and target is not None:
+        task = "regression"
+    ds = load_dataset(args.data, target=target, seed=int(split_cfg.get("seed", 0)), n_samples=split_cfg.get("n_samples"),
+                      task=task, missing=missing, weight=data_cfg.get("weight_column"))
     if (ds.task == "regression") != (model.task == "regression"):
         raise UserError(f"{args.model} is a {model.task} model; --data {args.data} is {ds.task} data")
     split = args.split or ("test" if same else "all")
