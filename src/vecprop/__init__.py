@@ -7,7 +7,8 @@ from .gradcheck import GradcheckReport, GradcheckWarning, gradcheck
 from .initializers import INITIALIZERS, get_initializer
 from .io import ModelFileError, load, load_checkpoint, save, save_checkpoint
 from .losses import LOSSES, Loss, get_loss
-from .model import Model, ModelWarning, load_model
+from .model import Model, ModelWarning
+from .model_files import load_model
 from .network import Cache, Network
 from .training import TrainingDiverged, fit, predict
 

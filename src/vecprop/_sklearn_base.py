@@ -396,7 +396,7 @@ class BaseMLP(MLPParameters):
     @classmethod
     def load(cls, path: str | Path) -> BaseMLP:
         """Read an estimator written by ``save`` (vecprop 0.1's files too); loading never runs code from the file."""
-        from .model import from_file
+        from .model_files import from_file
 
         f = io.read_model(path)
         extra = f.extra

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..datasets.csv_file import parse_cells, read_csv_rows
 from ..datasets.npy_file import read_array_features, read_npz_names
-from ..model import Model, ModelWarning, load_model
+from ..model import Model, ModelWarning
+from ..model_files import load_model
 from ..preprocessing import FeatureWarning
 from .errors import UserError, user_errors
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from .. import __version__
 from ..datasets import Dataset
-from ..metrics import r2
-from ..model import Model, natural_classes
+from ..model import Model
+from ..model_files import natural_classes
 from ..network import Network
 from ..inference import predict
 from . import config as C
@@ -52,7 +52,6 @@ def write_run_folder(out: Path, cfg: C.TrainConfig, model: Model, records: list[
                      metrics: dict[str, Any], prep: Prepared, ds: Dataset, best_epoch: int | None, *,
                      plots: bool) -> list[Path]:
     """Write every file of the run folder atomically; return the paths written."""
-    net = model.network
     files = [model.save(out / "model.npz")]
     files.append(write_text(out / "config.toml",
                             C.dumps(cfg, CONFIG_HEADER.format(version=__version__, path=out / "config.toml"))))

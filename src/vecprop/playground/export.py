@@ -4,7 +4,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..model import Model, natural_classes
+from ..model import Model
+from ..model_files import natural_classes
 from ..preprocessing import Column, Preprocessor
 from .session import Session
 
