@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import vecprop as vp
+import vecprop._sparse
 from vecprop._checks import as_columns
 from vecprop.fast import FastPath
 from vecprop.inference import validation_logs
@@ -50,6 +51,19 @@ def test_both_engines_give_the_dense_numbers(fmt, dtype):
     g_fast = np.empty_like(net.flat)
     path.backward_into(Y, g_fast, l2=0.3)
     np.testing.assert_allclose(g_fast, g_dense, rtol=0, atol=TOL[dtype] * scale)
+
+
+@pytest.mark.parametrize("density", [0.01, 0.5])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_layer_one_products(dtype, density):
+    """_sparse.matmul: (1) Theta X and (A) dZ X^T, row by row, equal the dense products."""
+    rng = np.random.default_rng(2)
+    X = sparse.random(300, 40, density=density, format="csc", random_state=3, dtype=dtype)  # (n_0, m)
+    Theta, dZ = rng.normal(size=(6, 300)).astype(dtype), rng.normal(size=(6, 40)).astype(dtype)
+    Z, dTheta = vp._sparse.matmul(Theta, X, np.empty((6, 40), dtype)), vp._sparse.matmul(dZ, X.T, np.empty((6, 300), dtype))
+    tol = TOL[dtype] * 10  # sums of up to 150 products of size ~1: float32 rounds to ~1e-5 of them
+    np.testing.assert_allclose(Z, Theta @ X.toarray(), rtol=0, atol=tol)
+    np.testing.assert_allclose(dTheta, dZ @ X.toarray().T, rtol=0, atol=tol)
 
 
 @pytest.mark.parametrize("engine", ["fast", "readable"])

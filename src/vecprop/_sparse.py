@@ -34,11 +34,15 @@ def sparse_rows(X: Any) -> Any:
     return X.T.tocsr()
 
 
-def matmul(P: Any, Q: Any, out: np.ndarray) -> np.ndarray:
-    """``out = P @ Q`` when P or Q is a sparse X: layer 1's (1) Theta[1] X and (A) dZ[1] X^T.
+def matmul(P: np.ndarray, Q: Any, out: np.ndarray) -> np.ndarray:
+    """``out = P @ Q`` for a dense P and a sparse Q: layer 1's (1) Theta[1] X and (A) dZ[1] X^T.
 
-    scipy's product returns a new dense array, copied into the engine's buffer; the other
-    layers keep ``np.matmul(..., out=)``.
+    Row by row, ``out[j] = Q^T P[j]``: scipy's sparse matrix times one contiguous row, written
+    into out's contiguous row. scipy's own ``P @ Q`` computes ``(Q^T P^T)^T``, copying P^T and the
+    result across memory: 5x slower for dTheta[1] of a 200-example batch at 100 x 100,000, and
+    no faster for a 4096-example inference chunk. The other layers keep ``np.matmul(..., out=)``.
     """
-    out[...] = P @ Q
+    Qt = Q.T  # CSR (m, n_0) for (1), CSC (n_0, m) for (A): a view
+    for j in range(out.shape[0]):
+        out[j] = Qt @ P[j]
     return out
