@@ -241,6 +241,13 @@ def test_lbfgs_refuses_what_only_step_optimizers_do(arg):
         fit(net, X, Y, optimizer="lbfgs", **arg)
 
 
+def test_lbfgs_refuses_a_network_with_dropout():
+    """Full-batch L-BFGS runs the network in inference mode: dropout would be silently off."""
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy", dropout=0.2)
+    with pytest.raises(ValueError, match="dropout"):
+        fit(net, X, Y, optimizer="lbfgs")
+
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_validation_must_be_a_pair_or_a_triple(optimizer):

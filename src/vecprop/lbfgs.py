@@ -221,6 +221,9 @@ def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str =
     if given:
         raise ValueError(f"L-BFGS trains full-batch in one process and takes no {', '.join(given)}; "
                          "use a step optimizer such as 'adam' for that")
+    if any(net.dropout):  # its cost must be a deterministic function of the weights
+        raise ValueError(f"L-BFGS trains without dropout, and this network has dropout={list(net.dropout[:-1])}; "
+                         "use a step optimizer such as 'adam', or no dropout")
     check_int("epochs", epochs, 0)
     lbfgs = LBFGS(max_iter=max(epochs, 1)) if isinstance(lbfgs, str) and lbfgs == "lbfgs" else lbfgs
     if not isinstance(lbfgs, LBFGS):
