@@ -14,7 +14,7 @@ import pytest
 from cli_helpers import vecprop
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["docs/tutorial.md", "docs/playground.md"]
+DOCS = ["docs/tutorial.md", "docs/playground.md", "docs/sklearn.md"]
 CHEAP = ("explain", "gradcheck", "datasets")
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.M | re.S)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,21 @@ for _name in SKLEARN_TESTS:
     globals()[_name] = _test
 
 
-@pytest.fixture
-def global_random_seed() -> int:
-    """scikit-learn's conftest fixture, at its default (SKLEARN_TESTS_GLOBAL_RANDOM_SEED unset): 42."""
-    return 42
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """scikit-learn's conftest fixture ``global_random_seed``: 42, or the seeds SKLEARN_TESTS_GLOBAL_RANDOM_SEED
+    names, as scikit-learn reads it ("all" for 0-99, a range "0-9", or one seed)."""
+    if "global_random_seed" in metafunc.fixturenames:
+        spec = os.environ.get("SKLEARN_TESTS_GLOBAL_RANDOM_SEED")
+        if spec is None:
+            seeds = [42]
+        elif spec == "all":
+            seeds = list(range(100))
+        elif "-" in spec:
+            start, stop = spec.split("-")
+            seeds = list(range(int(start), int(stop) + 1))
+        else:
+            seeds = [int(spec)]
+        metafunc.parametrize("global_random_seed", seeds)
 
 
 def test_suite_is_bound_and_skips_only_existing_names() -> None:
