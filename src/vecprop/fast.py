@@ -33,7 +33,8 @@ class FastPath:
     a reference to X until ``backward_into``. Inputs (X, Y, sample weights) are trusted to be
     finite: ``fit`` checks them once, at its boundary, not on every mini-batch. A sparse X
     (scipy, CSC columns) enters only layer 1's (1) Theta[1] X and (A) dZ[1] X^T, as scipy's
-    products copied into the buffers (``_sparse.matmul``); everything after is dense.
+    sparse products written row by row into the buffers (``_sparse.matmul``); everything after
+    is dense.
 
     Examples
     --------
