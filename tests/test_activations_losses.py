@@ -100,6 +100,9 @@ def loss_inputs(name, rng):
     elif name == "binary_cross_entropy":
         A = rng.uniform(0.05, 0.95, size=(3, 8))
         Y = rng.uniform(0.0, 1.0, size=(3, 8))
+    elif name == "poisson":
+        A = rng.uniform(0.2, 3.0, size=(3, 8))  # rates
+        Y = rng.poisson(1.5, size=(3, 8)).astype(float)  # counts, zeros included
     else:
         A, Y = rng.normal(size=(3, 8)), rng.normal(size=(3, 8))
     return A, Y
@@ -124,7 +127,20 @@ def test_regression_losses_vanish_at_the_target(name):
     np.testing.assert_array_equal(loss.derivative(Y, Y), 0.0)
 
 
-@pytest.mark.parametrize("name, activation", [("binary_cross_entropy", "sigmoid"), ("cross_entropy", "softmax")])
+def test_poisson_hand_worked():
+    """Half the Poisson deviance, y log(y/a) - y + a: a = 2, y = 3 gives 3 log 1.5 - 1 = 0.2163953...; y = 0 gives a."""
+    loss = vecprop.get_loss("poisson")
+    A, Y = np.array([[2.0, 0.5, 4.0]]), np.array([[3.0, 0.0, 4.0]])
+    np.testing.assert_allclose(loss.err(A, Y), [[0.21639532432449315, 0.5, 0.0]], rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(loss.derivative(A, Y), [[-0.5, 1.0, 0.0]], rtol=1e-15)  # 1 - y/a
+    np.testing.assert_allclose(loss.err_from_logits(np.log(A), Y), loss.err(A, Y), rtol=1e-14, atol=1e-15)
+    assert vecprop.losses.output_activation("poisson") == "exp"
+    with pytest.raises(ValueError, match="poisson needs targets >= 0"):
+        loss.check_targets(np.array([[1.0, -2.0]]))
+
+
+@pytest.mark.parametrize("name, activation", [("binary_cross_entropy", "sigmoid"), ("cross_entropy", "softmax"),
+                                              ("poisson", "exp")])
 def test_fused_loss_equals_the_composition(name, activation):
     """err_from_logits(Z) = err(alpha(Z)) and A - Y = (C) applied to err'{A, Y}: the fusion is exact."""
     loss, act = vecprop.get_loss(name), vecprop.get_activation(activation)

@@ -76,7 +76,7 @@ def test_labels_threshold_a_sigmoid_strictly_like_scikit_learn():
 def test_the_output_activation_comes_from_the_loss():
     assert {loss: output_activation(loss) for loss in LOSSES} == {
         "squared_error": "identity", "binary_cross_entropy": "sigmoid", "cross_entropy": "softmax",
-        "absolute_error": "identity", "huber": "identity"}
+        "absolute_error": "identity", "huber": "identity", "poisson": "exp"}
     assert {task: output_activation(loss) for task, loss in TASK_LOSSES.items()} == {
         "multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": "identity"}
 

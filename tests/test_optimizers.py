@@ -242,7 +242,9 @@ def test_adam_and_adamw_hand_worked():
     (Adam, {"amsgrad": 1}, "amsgrad"),
     (AdamW, {"weight_decay": -0.01}, "weight_decay"),
     (LBFGS, {"max_iter": 0}, "max_iter"),
-    (LBFGS, {"tol": 0.0}, "tol"),
+    (LBFGS, {"tol": -1e-9}, "tol"),
+    (LBFGS, {"max_fun": 0}, "max_fun"),
+    (LBFGS, {"ftol": -1.0}, "ftol"),
 ])
 def test_bad_hyperparameters_raise_naming_the_argument(cls, kwargs, arg):
     with pytest.raises(ValueError, match=arg):
@@ -369,7 +371,7 @@ def test_lbfgs_solves_convex_quadratic(scipy):
 
 def test_lbfgs_max_iter_and_callback_stop(scipy):
     r = minimize_lbfgs(rosenbrock, np.array([-1.2, 1.0]), max_iter=3, tol=1e-12)
-    assert r.n_iter == 3 and not r.converged
+    assert r.n_iter == 3 and not r.converged and r.status == 1
     seen = []
 
     def callback(n_iter, x, cost):
@@ -380,6 +382,19 @@ def test_lbfgs_max_iter_and_callback_stop(scipy):
     assert [s[0] for s in seen] == [1, 2, 3, 4] and r.n_iter == 4 and not r.converged
     assert all(c == pytest.approx(j) for _, c, j in seen)
     assert r.cost == pytest.approx(seen[-1][1])
+
+
+def test_lbfgs_max_fun_and_ftol_are_scipys(scipy):
+    """max_fun bounds the evaluations (scipy's maxfun); ftol and gtol are the settings scipy gets."""
+    r = minimize_lbfgs(rosenbrock, np.array([-1.2, 1.0]), max_iter=100, tol=0.0, max_fun=10)
+    assert r.status == 1 and not r.converged and r.n_iter < 10 and 10 <= r.n_evals <= 10 + 20
+    x0 = np.array([-1.2, 1.0])
+    for tol, ftol in [(1e-5, None), (1e-5, 1e-3), (0.0, 1e-7)]:
+        ref = scipy.optimize.minimize(rosenbrock, x0, jac=True, method="L-BFGS-B", options={
+            "maxiter": 100, "gtol": tol, "ftol": tol if ftol is None else ftol})
+        r = LBFGS(max_iter=100, tol=tol, ftol=ftol).minimize(rosenbrock, x0)
+        assert (r.n_iter, r.status) == (ref.nit, ref.status)
+        np.testing.assert_array_equal(r.x, ref.x)
 
 
 @pytest.mark.parametrize(("x0", "match"), [

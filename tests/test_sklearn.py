@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -17,28 +16,15 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-import vecprop._sklearn_base as base  # noqa: E402
+import vecprop._sklearn_stochastic as stochastic  # noqa: E402
 from vecprop.optimizers import AdamW  # noqa: E402
 from vecprop.schedules import CosineLR  # noqa: E402
 from vecprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
 # Short fits on purpose: "not converged" is expected; the tests that check the warning catch it.
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(autouse=True)
-def one_blas_thread() -> Iterator[None]:
-    """Tiny matrices: one BLAS thread is faster and gives the same rounding on every run."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-@pytest.fixture
-def iris() -> tuple[np.ndarray, np.ndarray]:
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              pytest.mark.usefixtures("one_blas_thread")]
 
 
 def small(cls, **kw):
@@ -121,10 +107,10 @@ def test_partial_fit_needs_classes_then_continues(iris) -> None:
         clf.partial_fit(X, y)
     clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])  # the first batch need not hold every class
     assert list(clf.classes_) == [0, 1, 2] and clf.predict_proba(X).shape == (150, 3)
-    optimizer = clf._optimizer
+    optimizer = clf._optimizer.optimizer
     for _ in range(30):
         clf.partial_fit(X, y)
-    assert clf._optimizer is optimizer and optimizer.t == 31  # one step per call: full batch of 150
+    assert clf._optimizer.optimizer is optimizer and optimizer.t == 31  # one step per call: full batch of 150
     assert len(clf.loss_curve_) == 31 and clf.loss_curve_[-1] < clf.loss_curve_[1]
     with pytest.raises(ValueError, match="classes not in"):
         clf.partial_fit(X[:3], [0, 1, 7])
@@ -219,8 +205,8 @@ def test_rows_become_columns_without_a_copy(monkeypatch, iris) -> None:
         seen.append(X_cols)
         return fit(net, X_cols, Y_cols, **kw)
 
-    fit = base.fit
-    monkeypatch.setattr(base, "fit", spy)
+    fit = stochastic.fit
+    monkeypatch.setattr(stochastic, "fit", spy)
     small(MLPClassifier, random_state=0, max_iter=2).fit(X, y)
     assert seen[0].shape == (4, 150) and np.shares_memory(seen[0], X)  # X.T: a view, not a copy
 
@@ -302,16 +288,16 @@ def test_vecprop_extras_are_used(iris) -> None:
     X, y = iris
     clf = MLPClassifier(hidden_layer_sizes=(16, 8), activations=["gelu", {"name": "leaky_relu", "slope": 0.1}],
                         dropout=[0.1, 0.0], optimizer={"name": "adamw", "weight_decay": 0.05},
-                        lr_schedule="cosine", max_iter=30, learning_rate_init=0.01, random_state=0).fit(X, y)
+                        lr_schedule="cosine", max_iter=30, learning_rate_init=0.03, random_state=0).fit(X, y)
     assert [a.name for a in clf.net_.activations] == ["gelu", "leaky_relu", "softmax"]
     assert clf.net_.dropout[:2] == (0.1, 0.0)
-    assert isinstance(clf._optimizer, AdamW) and clf._optimizer.weight_decay == 0.05
-    assert clf._schedule.epoch == clf.n_iter_ == 30  # stepped once per epoch, over max_iter epochs
-    assert clf._optimizer.lr == CosineLR(0.01, total_epochs=30).lr_at(30) == 0.0
+    assert isinstance(clf._optimizer.optimizer, AdamW) and clf._optimizer.optimizer.weight_decay == 0.05
+    assert clf._optimizer.schedule.epoch == clf.n_iter_ == 30  # stepped once per epoch, over max_iter epochs
+    assert clf._optimizer.learning_rate == CosineLR(0.03, total_epochs=30).lr_at(30) == 0.0
     assert clf.score(X, y) > 0.85
     given = AdamW(lr=0.02)
     clf = MLPClassifier(hidden_layer_sizes=(8,), optimizer=given, max_iter=3, random_state=0).fit(X, y)
-    assert clf._optimizer is not given and given.t == 0  # fit never changes a parameter
+    assert clf._optimizer.optimizer is not given and given.t == 0  # fit never changes a parameter
 
 
 def test_verbose_prints_progress(iris, capsys) -> None:

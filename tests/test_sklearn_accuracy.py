@@ -1,7 +1,6 @@
 """vecprop.sklearn against sklearn.neural_network on real data: same settings, 5 seeds, test score."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -16,7 +15,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from vecprop import sklearn as vp_sk  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              pytest.mark.usefixtures("one_blas_thread")]
 
 SEEDS = range(5)
 # name: (loader, regression?, max_iter). Everything else is scikit-learn's default for both:
@@ -27,13 +27,6 @@ CASES = {
     "iris": (datasets.load_iris, False, 1000),  # 112 examples, one Adam step an epoch: slow to fit
     "diabetes": (datasets.load_diabetes, True, 100),  # both overfit beyond ~100 epochs
 }
-
-
-@pytest.fixture(autouse=True)
-def one_blas_thread() -> Iterator[None]:
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _score(module, name: str, seed: int) -> float:

@@ -20,6 +20,7 @@ TORCH_ACTIVATIONS = {
     "leaky_relu": lambda Z, act: F.leaky_relu(Z, negative_slope=act.slope),
     "elu": lambda Z, act: F.elu(Z, alpha=act.alpha),
     "softplus": lambda Z, act: F.softplus(Z),
+    "exp": lambda Z, act: torch.exp(Z),
     "gelu": lambda Z, act: F.gelu(Z, approximate="tanh"),
     "silu": lambda Z, act: F.silu(Z),
     "softmax": lambda Z, act: torch.softmax(Z, dim=1),  # rows are examples in torch
@@ -43,6 +44,9 @@ def torch_cost(loss, Z_L, A_L, Y):
         return F.binary_cross_entropy_with_logits(Z_L, Y, reduction="sum") / m
     if loss.name == "cross_entropy":
         return F.cross_entropy(Z_L, Y.argmax(dim=1), reduction="mean")  # logits + class indices
+    if loss.name == "poisson":  # torch's e^z - y z from the log-rate, plus the deviance's y log y - y
+        nll = F.poisson_nll_loss(Z_L, Y, log_input=True, full=False, reduction="sum")
+        return (nll + (torch.xlogy(Y, Y) - Y).sum()) / m
     raise AssertionError(loss.name)
 
 
@@ -77,6 +81,8 @@ def random_case(hidden, output, loss, seed, m=7):
         Y = vecprop.one_hot(rng.integers(n_L, size=m), n_L, dtype="float64")
     elif net.loss.name == "binary_cross_entropy":
         Y = rng.integers(0, 2, size=(n_L, m)).astype(np.float64)
+    elif net.loss.name == "poisson":
+        Y = rng.poisson(1.5, size=(n_L, m)).astype(np.float64)
     else:
         Y = rng.normal(size=(n_L, m))
     return net, X, Y
@@ -97,7 +103,10 @@ def assert_parity(net, X, Y, **kwargs):
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("name", sorted(ACTIVATION_SPECS))
 def test_activation_in_hidden_layers(name, seed):
-    assert_parity(*random_case(ACTIVATION_SPECS[name], "identity", "squared_error", seed))
+    net, X, Y = random_case(ACTIVATION_SPECS[name], "identity", "squared_error", seed)
+    if name == "exp":  # exp of exp of exp grows doubly exponentially: small weights keep it finite
+        net.flat *= 0.3
+    assert_parity(net, X, Y)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -113,7 +122,8 @@ def test_activation_as_output(name, seed):
     ({"name": "huber", "delta": 0.3}, "identity"),
     ("binary_cross_entropy", "sigmoid"),
     ("cross_entropy", "softmax"),
-], ids=["squared_error", "absolute_error", "huber", "binary_cross_entropy", "cross_entropy"])
+    ("poisson", "exp"),
+], ids=["squared_error", "absolute_error", "huber", "binary_cross_entropy", "cross_entropy", "poisson"])
 def test_loss(loss, output, seed):
     net, X, Y = random_case("gelu", output, loss, seed)
     if net.loss.name == "huber":  # both branches of the Huber loss must occur

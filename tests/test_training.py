@@ -1,4 +1,7 @@
 """The training loop: learning, mini-batch semantics, regularisation, early stopping, divergence, resume."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -142,6 +145,21 @@ def test_divergence_raises_clear_error_and_keeps_finite_weights():
     assert np.isfinite(net.flat).all()
 
 
+@pytest.mark.parametrize("copy_of", [lambda net: pickle.loads(pickle.dumps(net)), copy.deepcopy],
+                         ids=["pickle", "deepcopy"])
+def test_copies_keep_params_as_views_of_flat(copy_of):
+    """joblib and scikit-learn pickle fitted estimators: training the copy must move the weights its forward reads."""
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy", seed=0)
+    fit(net, X, Y, epochs=1)
+    twin = copy_of(net)
+    assert all(np.shares_memory(Theta, twin.flat) and np.shares_memory(b, twin.flat) for Theta, b in twin.params)
+    np.testing.assert_array_equal(predict(twin, X), predict(net, X))
+    fit(twin, X, Y, epochs=3)
+    assert not np.array_equal(predict(twin, X), predict(net, X))
+    np.testing.assert_array_equal(twin.forward(X), predict(twin, X))
+
+
 def test_bad_arguments_fail_at_the_boundary():
     X, Y = _data()
     net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy")
@@ -223,6 +241,13 @@ def test_lbfgs_refuses_what_only_step_optimizers_do(arg):
     with pytest.raises(ValueError, match=f"L-BFGS trains full-batch in one process and takes no {next(iter(arg))}"):
         fit(net, X, Y, optimizer="lbfgs", **arg)
 
+
+def test_lbfgs_refuses_a_network_with_dropout():
+    """Full-batch L-BFGS runs the network in inference mode: dropout would be silently off."""
+    X, Y = _data()
+    net = vp.Network([3, 4, 3], ["tanh", "softmax"], "cross_entropy", dropout=0.2)
+    with pytest.raises(ValueError, match="dropout"):
+        fit(net, X, Y, optimizer="lbfgs")
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])

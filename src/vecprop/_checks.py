@@ -6,9 +6,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._sparse import is_sparse, sparse_columns
+
 
 def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndarray:
-    """X as a finite (n_0, m) array of the network's dtype; examples are columns."""
+    """X as a finite (n_0, m) array of the network's dtype; examples are columns.
+
+    A scipy sparse X stays sparse (CSC, see ``_sparse``): only layer 1 multiplies it.
+    """
+    if is_sparse(X):
+        return sparse_columns(X, n_0, dtype, name)
     if not hasattr(X, "shape") and not isinstance(X, (list, tuple)):
         raise TypeError(f"{name} must be a 2-D array of shape (n_0={n_0}, m); got {type(X).__name__}")
     try:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.metrics import get_scorer_names
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
 from .activations import ACTIVATIONS
@@ -32,7 +33,9 @@ class MLPParameters(BaseEstimator):
     solver: str = "adam"
     alpha: float = 0.0001
     batch_size: Any = "auto"
+    learning_rate: str = "constant"
     learning_rate_init: float = 0.001
+    power_t: float = 0.5
     max_iter: int = 200
     shuffle: bool = True
     random_state: Any = None
@@ -47,12 +50,15 @@ class MLPParameters(BaseEstimator):
     beta_2: float = 0.999
     epsilon: float = 1e-8
     n_iter_no_change: Any = 10
+    max_fun: int = 15000
     activations: Any = None
     dropout: Any = 0.0
     optimizer: Any = None
     lr_schedule: Any = None
     dtype: str = "auto"
     init: str = "sklearn"
+    scoring: Any = None
+    keep_optimizer: bool = False
 
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -60,7 +66,9 @@ class MLPParameters(BaseEstimator):
         "solver": [StrOptions({*OPTIMIZERS, "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
@@ -75,10 +83,13 @@ class MLPParameters(BaseEstimator):
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "activations": [None, list, tuple],
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "optimizer": [None, dict, HasMethods(["step", "state_dict"])],
         "lr_schedule": [None, str, dict, HasMethods(["step", "state_dict"])],
         "dtype": [StrOptions({"auto", "float32", "float64"})],
         "init": [StrOptions({"sklearn", *INITIALIZERS})],
+        "scoring": [None, StrOptions({"loss", *get_scorer_names()}), callable],
+        "keep_optimizer": ["boolean"],
     }

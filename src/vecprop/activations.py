@@ -164,6 +164,18 @@ class Softplus(Activation):
         return _sigmoid(Z)
 
 
+class Exp(Activation):
+    """alpha(z) = e^z = alpha'(z): the inverse of the log link, a positive rate (Poisson regression's output)."""
+
+    name = "exp"
+
+    def value(self, Z):
+        return np.exp(Z)
+
+    def derivative(self, Z, A=None):
+        return np.exp(Z) if A is None else A.copy()
+
+
 class GELU(Activation):
     """GELU in its tanh form (PyTorch's ``approximate='tanh'``): numpy has no erf."""
 
@@ -230,7 +242,7 @@ class _Custom(Activation):
 
 
 ACTIVATIONS: Registry[type[Activation]] = Registry("activation", {
-    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, GELU, SiLU, Softmax)
+    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Exp, GELU, SiLU, Softmax)
 })
 
 

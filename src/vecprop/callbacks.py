@@ -80,10 +80,14 @@ class CallbackList(Callback):
 
 
 class History(Callback):
-    """Per-epoch logs: ``history["val_cost"]`` is the list over epochs; ``history.records`` the rows."""
+    """Per-epoch logs: ``history["val_cost"]`` is the list over epochs; ``history.records`` the rows.
+
+    ``result`` is how a full-batch optimizer ended (L-BFGS's ``LBFGSResult``), None for step optimizers.
+    """
 
     def __init__(self) -> None:
         self.records: list[dict[str, float]] = []
+        self.result: Any = None
 
     def on_epoch_end(self, state: TrainState) -> None:
         self.records.append({"epoch": state.epoch, **state.logs})

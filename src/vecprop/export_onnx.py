@@ -127,8 +127,8 @@ def _activation(g: _Graph, act: Any, Z: str, l: int) -> str:
     name = act.name
     if name == "identity":
         return Z
-    if name in ("relu", "sigmoid", "tanh"):
-        return g.op({"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}[name], [Z], f"A{l}")
+    if name in ("relu", "sigmoid", "tanh", "exp"):
+        return g.op({"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp"}[name], [Z], f"A{l}")
     if name == "softmax":
         return g.op("Softmax", [Z], f"A{l}", axis=1)
     if name == "leaky_relu":

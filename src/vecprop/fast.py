@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _sparse as sparse
 from ._workspace import Workspace
 from .network import Cache, Network
 
@@ -30,7 +31,10 @@ class FastPath:
     inspect every matrix of a step use ``engine="readable"`` or ``net.gradients``. ``forward``
     returns A[L] as a buffer that the next ``forward`` with the same m overwrites, and it keeps
     a reference to X until ``backward_into``. Inputs (X, Y, sample weights) are trusted to be
-    finite: ``fit`` checks them once, at its boundary, not on every mini-batch.
+    finite: ``fit`` checks them once, at its boundary, not on every mini-batch. A sparse X
+    (scipy, CSC columns) enters only layer 1's (1) Theta[1] X and (A) dZ[1] X^T, as scipy's
+    sparse products written row by row into the buffers (``_sparse.matmul``); everything after
+    is dense.
 
     Examples
     --------
@@ -84,9 +88,11 @@ class FastPath:
                              f"got {X.dtype.name} {X.shape}")
         ws = self._ws = self.workspace(X.shape[1], rng is not None and any(net.dropout))
         ws.A[0] = ws.cache.A[0] = A = X
+        matmul = np.matmul if isinstance(X, np.ndarray) else sparse.matmul  # a sparse X: scipy's product
         for l, (Theta, b) in enumerate(net.params, start=1):
             Z = ws.Z[l]
-            np.matmul(Theta, A, out=Z)  # (1) Z[l] = Theta[l] A[l-1] + b[l]   (n_l, m)
+            matmul(Theta, A, out=Z)  # (1) Z[l] = Theta[l] A[l-1] + b[l]   (n_l, m)
+            matmul = np.matmul  # A[l] is dense from here on
             np.add(Z, b, out=Z)
             ws.kernels[l].forward(Z, ws.alpha_Z[l])  # (1) A[l] = alpha[l](Z[l])   (n_l, m)
             A = ws.alpha_Z[l] if ws.M[l] is None else ws.drop(l, net.dropout[l - 1], rng)
@@ -144,10 +150,12 @@ class FastPath:
         else:
             np.multiply(net.loss.derivative(ws.A[L], Y), scale, out=dZ)  # (5) dA[L] = err'(A[L], Y) / m
             dZ = ws.kernels[L].backward(ws.Z[L], ws.alpha_Z[L], dZ, ws.scratch[L])  # (C)
+        x_matmul = np.matmul if isinstance(ws.A[0], np.ndarray) else sparse.matmul
         for l in range(L, 0, -1):
             Theta, _ = net.params[l - 1]
             dTheta, db = self._grad_views[l - 1]
-            np.matmul(dZ, ws.A[l - 1].T, out=dTheta)  # (A) dTheta[l] = 1/m dZ[l] A[l-1]^T   (n_l, n_{l-1})
+            matmul = np.matmul if l > 1 else x_matmul  # layer 1 of a sparse X: scipy's product
+            matmul(dZ, ws.A[l - 1].T, out=dTheta)  # (A) dTheta[l] = 1/m dZ[l] A[l-1]^T   (n_l, n_{l-1})
             if l2:
                 decay = self._decay_like(Theta)
                 np.multiply(Theta, l2 * inv_m, out=decay)

@@ -37,11 +37,15 @@ class LBFGSResult:
     cost : float
         ``J`` at ``x``.
     converged : bool
-        True when a tolerance was met; False when stopped by ``max_iter``, the callback or a failure.
+        True when a tolerance was met; False when stopped by ``max_iter``, ``max_fun``, the
+        callback or a failure.
     message : str
         scipy's reason for stopping.
     n_evals : int
         Number of ``fun_and_grad`` calls.
+    status : int
+        scipy's code: 0 converged, 1 ``max_iter`` or ``max_fun`` reached, 2 a failure (e.g. the
+        line search); others from scipy (99: the callback stopped it).
     """
 
     x: np.ndarray
@@ -50,12 +54,17 @@ class LBFGSResult:
     converged: bool
     message: str
     n_evals: int
+    status: int = 0
 
 
-def _check_settings(max_iter: Any, tol: Any, history: Any) -> None:
+def _check_settings(max_iter: Any, tol: Any, history: Any, max_fun: Any = None, ftol: Any = None) -> None:
     check_int("max_iter", max_iter, 1)
     check_int("history", history, 1)
-    check_real("tol", tol, 0.0, lo_open=True)
+    check_real("tol", tol, 0.0)
+    if max_fun is not None:
+        check_int("max_fun", max_fun, 1, hint=" or None (max_iter * 21)")
+    if ftol is not None:
+        check_real("ftol", ftol, 0.0)
 
 
 def _import_scipy() -> tuple[Any, Any]:
@@ -83,7 +92,7 @@ def _scipy_blas_limits(scipy: Any, threadpoolctl: Any) -> dict[str, int]:
 def minimize_lbfgs(fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
                    max_iter: int, tol: float,
                    callback: Callable[[int, np.ndarray, float], bool | None] | None = None,
-                   *, history: int = 10) -> LBFGSResult:
+                   *, history: int = 10, max_fun: int | None = None, ftol: float | None = None) -> LBFGSResult:
     """Minimise ``J(x)`` over flat float64 parameters with scipy's L-BFGS-B (no bounds).
 
     Parameters
@@ -96,12 +105,19 @@ def minimize_lbfgs(fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]
     max_iter : int
         Iteration limit (>= 1).
     tol : float
-        Stop when the relative decrease of ``J`` or the largest gradient entry is below ``tol``
-        (scipy's ``ftol`` and ``gtol``, as in ``scipy.optimize.minimize(tol=...)``).
+        Stop when the largest gradient entry (scipy's ``gtol``) or, unless ``ftol`` is given,
+        the relative decrease of ``J`` (``ftol``) is below ``tol``, as in
+        ``scipy.optimize.minimize(tol=...)``. 0 never stops on them.
     callback : callable, optional
         ``callback(n_iter, x, J)`` after each iteration; returning True stops early.
     history : int
         Number of correction pairs kept (scipy's ``maxcor``).
+    max_fun : int, optional
+        Limit on ``fun_and_grad`` calls (scipy's ``maxfun``); None: ``max_iter * 21``, so that
+        ``max_iter`` binds (each iteration's line search makes at most 20 calls).
+    ftol : float, optional
+        The relative-decrease tolerance on its own (scipy's ``ftol``); None: ``tol``.
+        scikit-learn's MLP leaves it at scipy's default, ``1e7 * eps`` (``factr=1e7``).
 
     Returns
     -------
@@ -124,7 +140,7 @@ def minimize_lbfgs(fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]
                          "Convert explicitly, e.g. x0.astype(np.float64).ravel()")
     if not np.all(np.isfinite(x0)):
         raise ValueError("x0 contains non-finite values")
-    _check_settings(max_iter, tol, history)
+    _check_settings(max_iter, tol, history, max_fun, ftol)
     scipy, threadpoolctl = _import_scipy()
 
     n_evals = 0
@@ -151,11 +167,13 @@ def minimize_lbfgs(fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]
     with guard:
         res = scipy.optimize.minimize(
             fg, x0, jac=True, method="L-BFGS-B", callback=on_iteration,
-            options={"maxiter": int(max_iter), "maxfun": int(max_iter) * (_MAX_LINE_SEARCH + 1),
-                     "maxls": _MAX_LINE_SEARCH, "ftol": float(tol), "gtol": float(tol),
+            options={"maxiter": int(max_iter),
+                     "maxfun": int(max_iter) * (_MAX_LINE_SEARCH + 1) if max_fun is None else int(max_fun),
+                     "maxls": _MAX_LINE_SEARCH, "ftol": float(tol if ftol is None else ftol), "gtol": float(tol),
                      "maxcor": int(history)})
     return LBFGSResult(x=np.asarray(res.x, dtype=np.float64), n_iter=int(res.nit), cost=float(res.fun),
-                       converged=bool(res.status == 0), message=str(res.message), n_evals=n_evals)
+                       converged=bool(res.status == 0), message=str(res.message), n_evals=n_evals,
+                       status=int(res.status))
 
 
 @dataclass(frozen=True)
@@ -163,20 +181,24 @@ class LBFGS:
     """Settings for full-batch L-BFGS: ``fit(net, X, Y, optimizer=LBFGS(max_iter=100))``.
 
     Unlike the step optimizers (``vecprop.optimizers``) it owns the whole loop: ``fit_lbfgs``
-    hands it a function of the flat float64 parameters and calls :meth:`minimize` once.
+    hands it a function of the flat float64 parameters and calls :meth:`minimize` once. The
+    settings are :func:`minimize_lbfgs`'s.
     """
 
     max_iter: int = 200
     tol: float = 1e-6
     history: int = 10
+    max_fun: int | None = None
+    ftol: float | None = None
 
     def __post_init__(self) -> None:
-        _check_settings(self.max_iter, self.tol, self.history)
+        _check_settings(self.max_iter, self.tol, self.history, self.max_fun, self.ftol)
 
     def minimize(self, fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
                  callback: Callable[[int, np.ndarray, float], bool | None] | None = None) -> LBFGSResult:
         """Run :func:`minimize_lbfgs` with these settings."""
-        return minimize_lbfgs(fun_and_grad, x0, self.max_iter, self.tol, callback, history=self.history)
+        return minimize_lbfgs(fun_and_grad, x0, self.max_iter, self.tol, callback, history=self.history,
+                              max_fun=self.max_fun, ftol=self.ftol)
 
 
 def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str = "lbfgs", *,
@@ -190,7 +212,8 @@ def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str =
     ``on_batch_end`` and ``on_epoch_end`` fire in that order once scipy reports it done, between
     ``on_train_begin`` and ``on_train_end``; a callback that sets ``state.stop`` ends the run
     with the weights it last saw. scipy works in float64: the flat parameters are converted
-    explicitly at this boundary and written back into the network in its own dtype.
+    explicitly at this boundary and written back into the network in its own dtype. The
+    returned History's ``result`` is scipy's outcome (an :class:`LBFGSResult`: converged or why not).
     ``step_only`` holds ``fit``'s arguments that need mini-batch steps (comm, schedule, resume,
     clip_norm, clip_value): any of them set is an error, never silently ignored.
     """
@@ -198,6 +221,9 @@ def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str =
     if given:
         raise ValueError(f"L-BFGS trains full-batch in one process and takes no {', '.join(given)}; "
                          "use a step optimizer such as 'adam' for that")
+    if any(net.dropout):  # its cost must be a deterministic function of the weights
+        raise ValueError(f"L-BFGS trains without dropout, and this network has dropout={list(net.dropout[:-1])}; "
+                         "use a step optimizer such as 'adam', or no dropout")
     check_int("epochs", epochs, 0)
     lbfgs = LBFGS(max_iter=max(epochs, 1)) if isinstance(lbfgs, str) and lbfgs == "lbfgs" else lbfgs
     if not isinstance(lbfgs, LBFGS):
@@ -232,5 +258,6 @@ def fit_lbfgs(net: "Network", X: np.ndarray, Y: np.ndarray, lbfgs: LBFGS | str =
     result = lbfgs.minimize(fun_and_grad, net.flat.astype(np.float64), callback=on_iteration)
     if not state.stop:
         net.flat[...] = result.x
+    state.history.result = result
     cbs.on_train_end(state)
     return state.history

@@ -7,7 +7,7 @@ import numpy as np
 
 from ._checks import check_real
 from ._registry import Registry
-from .activations import Activation, Configurable, Sigmoid, Softmax
+from .activations import Activation, Configurable, Exp, Sigmoid, Softmax
 
 
 class Loss(Configurable):
@@ -142,8 +142,34 @@ class CrossEntropy(Loss):
             )
 
 
+class Poisson(Loss):
+    """Half the Poisson deviance: err = y log(y/a) - y + a, err' = 1 - y/a; with exp (the log link): dZ = a - y.
+
+    The output a is a positive rate and y a count (or any y >= 0); err is 0 at a = y. From the
+    logits, err(e^z) = e^z - y z + y log y - y never divides by a. This is scikit-learn's
+    ``loss="poisson"`` for MLPRegressor (y log y is 0 at y = 0).
+    """
+
+    name = "poisson"
+    fuses_with = Exp
+
+    def err(self, A, Y):
+        tiny = np.finfo(A.dtype).tiny
+        return Y * (np.log(np.maximum(Y, tiny)) - np.log(np.maximum(A, tiny))) - Y + A
+
+    def derivative(self, A, Y):
+        return 1 - Y / A
+
+    def err_from_logits(self, Z, Y):
+        return np.exp(Z) - Y * Z + Y * np.log(np.maximum(Y, np.finfo(Z.dtype).tiny)) - Y
+
+    def check_targets(self, Y):
+        if Y.size and Y.min() < 0:
+            raise ValueError(f"poisson needs targets >= 0 (counts or rates); got a minimum of {Y.min():g}")
+
+
 LOSSES: Registry[type[Loss]] = Registry("loss", {
-    cls.name: cls for cls in (SquaredError, BinaryCrossEntropy, CrossEntropy, AbsoluteError, Huber)
+    cls.name: cls for cls in (SquaredError, BinaryCrossEntropy, CrossEntropy, AbsoluteError, Huber, Poisson)
 })
 
 
@@ -165,7 +191,7 @@ def output_activation(loss: str | dict[str, Any] | Loss) -> str:
     """The output activation a loss is made for: the one it fuses with, else the identity.
 
     The one place this mapping lives: softmax for cross-entropy, sigmoid for binary
-    cross-entropy, identity for the regression losses.
+    cross-entropy, exp for poisson, identity for the other regression losses.
     """
     fuses_with = get_loss(loss).fuses_with
     return "identity" if fuses_with is None else fuses_with.name

@@ -284,6 +284,15 @@ class Network:
     def copy(self) -> Network:
         return self.astype(self.dtype)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickle and deepcopy (joblib, scikit-learn's clone of a fitted estimator): ``params`` are
+        views of ``flat``, which a pickle would store as separate copies, so they are rebuilt instead."""
+        return {k: v for k, v in vars(self).items() if k not in ("params", "cache")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self.params, self.cache = self.views(self.flat), Cache()
+
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.activations)
         return (f"Network(sizes={list(self.sizes)}, activations=[{acts}], loss={self.loss.name!r}, "

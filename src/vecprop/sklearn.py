@@ -1,9 +1,11 @@
 """scikit-learn estimators backed by vecprop: ``MLPClassifier`` and ``MLPRegressor`` (rows in, like scikit-learn).
 
-A drop-in for ``sklearn.neural_network``'s MLPs (same parameter names and fitted attributes),
-plus vecprop's own: per-layer ``activations``, ``dropout``, the regressor's ``loss``, any vecprop
-``optimizer`` (AdamW, RMSprop, ...), ``lr_schedule``, ``class_weight``, ``dtype``, validation-loss
-curves and pickle-free model files (``save``/``load``). See docs/sklearn.md.
+A drop-in for ``sklearn.neural_network``'s MLPs (same parameters, fitted attributes, errors and
+warnings; scikit-learn's own MLP test module passes against them), plus vecprop's own:
+per-layer ``activations``, ``dropout``, more regression losses, any vecprop ``optimizer``
+(AdamW, RMSprop, ...), ``lr_schedule``, ``class_weight``, early stopping on the loss or any
+scorer (``scoring``), ``keep_optimizer``, ``dtype``, validation-loss curves and pickle-free model
+files (``save``/``load``). Dense, CSR and CSC X. See docs/sklearn.md.
 
 Examples
 --------
@@ -41,8 +43,6 @@ from .metrics import TASK_LOSSES, labels
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_SKLEARN_OUTPUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
-
 
 @dataclass(eq=False, repr=False)
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -50,12 +50,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate_init, max_iter,
-    shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
-    early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change :
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init,
+    power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
+    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
+    n_iter_no_change, max_fun :
         As in ``sklearn.neural_network.MLPClassifier``. ``activation`` also takes any vecprop
         hidden activation ("gelu", "silu", "elu", ...); ``solver`` also takes "adamw",
-        "rmsprop", "momentum" and "nesterov". ``alpha`` is the derivation's L2 lambda.
+        "rmsprop", "momentum" and "nesterov" (``learning_rate`` rules the SGD family, as
+        scikit-learn's rules "sgd"). ``alpha`` is the derivation's L2 lambda. An int
+        ``random_state`` gives scikit-learn's initial weights and early-stopping split.
     activations : list of str or dict, optional
         One activation per hidden layer; replaces ``activation``.
     dropout : float or list of float
@@ -66,9 +69,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     lr_schedule : str, dict or vecprop schedule, optional
         Per-epoch learning rate: "cosine" (over ``max_iter`` epochs), ``{"name": "step",
         "step_size": 30}``, ...; "plateau" watches the validation loss with early stopping,
-        else the training loss.
+        else the training loss. Replaces ``learning_rate`` (giving both is an error).
     class_weight : dict, "balanced" or None
         Multiplies each example's weight by its class's weight (not for multi-label y).
+    scoring : None, "loss", a scorer name or callable
+        What early stopping maximises on the validation set: None is scikit-learn's rule
+        (``score``: accuracy or R^2), "loss" the negated validation cost, else any scikit-learn
+        scorer (``"roc_auc"``, ``"neg_log_loss"``, ``make_scorer(...)``). The best weights are restored.
+    keep_optimizer : bool
+        With ``warm_start``, the next ``fit`` continues the optimizer (Adam's moments, momentum,
+        step count, learning rate and schedule) instead of starting a new one.
     dtype : "auto", "float32" or "float64"
         The network's dtype; "auto" follows X at the first fit (float32 stays float32,
         anything else trains in float64, as scikit-learn does).
@@ -82,7 +92,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Theta_, b_ : the derivation's layout, Theta[l] (n_l, n_{l-1}), b[l] (n_l, 1); views.
     loss_, loss_curve_, best_loss_, n_iter_, t_, validation_scores_, best_validation_score_,
     n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_ :
-        As in scikit-learn (``loss_curve_`` is also filled by lbfgs, one entry per iteration).
+        As in scikit-learn (``loss_curve_`` is also filled by lbfgs, one entry per iteration;
+        ``validation_scores_`` holds what ``scoring`` measures).
     validation_loss_curve_ : list of float or None
         Validation cost per epoch (with ``early_stopping``).
     """
@@ -100,7 +111,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features); float32 keeps a float32 network (dtype="auto").
+        X : array-like or CSR/CSC matrix (n_samples, n_features); float32 keeps a float32 network
+            (dtype="auto"). A sparse X stays sparse: only the first layer multiplies it.
         y : (n_samples,) class labels, or (n_samples, n_labels) 0/1 indicators for multi-label.
         sample_weight : (n_samples,) non-negative weights, optional. With a full batch, weight k
             trains exactly like k copies of the example, weight 0 like dropping it.
@@ -187,15 +199,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return w
 
     def _stratify_labels(self, Y_rows):
-        return None if self._task == "multilabel" else self._labels(Y_rows)
+        """scikit-learn stratifies on its encoded targets when they are one column (binary), not otherwise."""
+        return Y_rows.astype(bool) if Y_rows.shape[1] == 1 else None
 
     def _loss(self) -> str:
         return TASK_LOSSES[self._task]
 
-    @property
-    def out_activation_(self) -> str:
-        """scikit-learn's name of the output activation: "softmax" or "logistic"."""
-        return _SKLEARN_OUTPUT_NAMES[self._net().activations[-1].name]
+    def _targets_of(self, Y_rows: np.ndarray) -> np.ndarray:
+        """y back from encoded target rows: labels, or indicators for multi-label."""
+        return self._decode(Y_rows)
 
     # ---- predictions -----------------------------------------------------------------------
     def _decode(self, P: np.ndarray) -> np.ndarray:
@@ -219,11 +231,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         with np.errstate(divide="ignore"):
             return np.log(P, out=P)
 
-    def _score_rows(self, X_rows, Y_rows, w) -> float:
-        P = self._forward_rows_trusted(X_rows)
-        if not np.isfinite(P).all():
+    def _score_outputs(self, P_rows, Y_rows, w) -> float:
+        """scikit-learn's validation score: accuracy of the outputs' labels, NaN for non-finite outputs."""
+        if not np.isfinite(P_rows).all():
             return np.nan
-        return float(accuracy_score(self._labels(Y_rows), self._labels(P), sample_weight=w))
+        return float(accuracy_score(self._labels(Y_rows), self._labels(P_rows), sample_weight=w))
 
     def _model_classes(self) -> list[Any]:
         return [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
@@ -252,14 +264,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     Parameters
     ----------
-    loss : "squared_error", "absolute_error", "huber" or a dict such as ``{"name": "huber", "delta": 2.0}``
+    loss : "squared_error", "poisson", "absolute_error", "huber" or a dict such as ``{"name": "huber", "delta": 2.0}``
         The per-entry error err{a, y}; squared_error is err = (a - y)^2 / 2, summed over the
-        outputs (scikit-learn reports the mean over outputs; the gradients are the same).
+        outputs (scikit-learn reports the mean over outputs; the gradients are the same);
+        poisson is half the Poisson deviance with an exp output (the log link), y >= 0.
     Other parameters : as :class:`MLPClassifier` (without ``class_weight``).
 
     Attributes
     ----------
-    As :class:`MLPClassifier`, without ``classes_``; the output activation is the identity.
+    As :class:`MLPClassifier`, without ``classes_``; the output activation is the identity
+    ("exp" for poisson).
     """
 
     _: KW_ONLY
@@ -267,11 +281,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     _parameter_constraints: ClassVar[dict] = {
         **BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "absolute_error", "huber"}), dict],
+        "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber"}), dict],
     }
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""
+        """Train on X (n_samples, n_features), dense or CSR/CSC, and y (n_samples,) or (n_samples, n_outputs)."""
         return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(lambda est: est._check_partial_fit())
@@ -293,22 +307,20 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _loss(self) -> Any:
         return self.loss
 
-    @property
-    def out_activation_(self) -> str:
-        """scikit-learn's name of the output activation: "identity"."""
-        self._net()
-        return "identity"
+    def _targets_of(self, Y_rows: np.ndarray) -> np.ndarray:
+        """y back from target rows: (m,) for one output, as scikit-learn's scorers get it."""
+        return Y_rows[:, 0] if Y_rows.shape[1] == 1 else Y_rows
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions (n_samples,) for one output, else (n_samples, n_outputs), in the network's dtype."""
         P = self._forward_rows(X)
         return P[:, 0].copy() if P.shape[1] == 1 else np.ascontiguousarray(P)
 
-    def _score_rows(self, X_rows, Y_rows, w) -> float:
-        P = self._forward_rows_trusted(X_rows)
-        if not np.isfinite(P).all():
+    def _score_outputs(self, P_rows, Y_rows, w) -> float:
+        """scikit-learn's validation score: R^2 of the outputs, NaN for non-finite outputs."""
+        if not np.isfinite(P_rows).all():
             return np.nan
-        return float(r2_score(Y_rows, P, sample_weight=w))
+        return float(r2_score(Y_rows, P_rows, sample_weight=w))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

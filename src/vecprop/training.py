@@ -9,6 +9,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ._checks import check_int
+from ._sparse import is_sparse, sparse_rows
 from .callbacks import (
     Callback, CallbackList, Checkpoint, History, LRScheduler, TrainState, optimizer_config, split_states,
 )
@@ -110,8 +111,9 @@ class TrainingSet:
     """``fit``'s data (and its ``epochs`` and ``batch_size``), checked once at its boundary, and its mini-batches.
 
     Rows of C-ordered (m, n_0) and (m, n_L) copies gather fast; their transposes are the
-    derivation's columns. The labels ``metrics.labels`` gives the targets are kept per example,
-    so that a batch's accuracy reads only A[L].
+    derivation's columns. A sparse X keeps its rows as CSR, and a batch is scipy's row gather
+    (its transpose is CSC columns). The labels ``metrics.labels`` gives the targets are kept per
+    example, so that a batch's accuracy reads only A[L].
     """
 
     def __init__(self, net: Network, X: Any, Y: Any, sample_weight: Any = None, validation: Any = None, *,
@@ -122,9 +124,11 @@ class TrainingSet:
         self.X, self.Y, self.w = checked_set(net, X, Y, sample_weight)
         self.validation = checked_validation(net, validation)
         self.m, self.task = self.X.shape[1], task or task_of(net.loss, net.sizes[-1])
-        self.X_rows, self.Y_rows = np.ascontiguousarray(self.X.T), np.ascontiguousarray(self.Y.T)
+        self.sparse = is_sparse(self.X)
+        self.X_rows = sparse_rows(self.X) if self.sparse else np.ascontiguousarray(self.X.T)
+        self.Y_rows = np.ascontiguousarray(self.Y.T)
         self.true = None if self.task == "regression" else labels(self.Y, self.task)  # (m,) or (m, n_L)
-        self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # mini-batch rows per batch size
+        self._buffers: dict[int, tuple[np.ndarray | None, np.ndarray]] = {}  # mini-batch rows per batch size
 
     def fingerprint(self) -> str:
         """SHA-256 of the training data as fit sees it (X, Y and the weights): what a resumed run must share."""
@@ -141,12 +145,15 @@ class TrainingSet:
     def gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """X[:, idx] (n_0, m_b), Y[:, idx] (n_L, m_b) and w[idx] (m_b,), gathered into reused buffers."""
         if len(idx) not in self._buffers:
-            self._buffers[len(idx)] = (np.empty((len(idx), self.X_rows.shape[1]), self.X_rows.dtype),
-                                       np.empty((len(idx), self.Y_rows.shape[1]), self.Y_rows.dtype))
+            Xb = None if self.sparse else np.empty((len(idx), self.X_rows.shape[1]), self.X_rows.dtype)
+            self._buffers[len(idx)] = (Xb, np.empty((len(idx), self.Y_rows.shape[1]), self.Y_rows.dtype))
         Xb, Yb = self._buffers[len(idx)]
         # idx slices a permutation of range(m): always in range, so "clip" only skips take's buffered bounds
         # check; the ndarray method skips np.take's two Python wrappers (a tenth of a tiny step's overhead)
-        self.X_rows.take(idx, axis=0, out=Xb, mode="clip")
+        if self.sparse:
+            Xb = self.X_rows[idx]  # the batch's rows, CSR (m_b, n_0)
+        else:
+            self.X_rows.take(idx, axis=0, out=Xb, mode="clip")
         self.Y_rows.take(idx, axis=0, out=Yb, mode="clip")
         return Xb.T, Yb.T, None if self.w is None else self.w[idx]
 
@@ -270,6 +277,9 @@ def _callbacks(schedule: Any, callbacks: Sequence[Callback]) -> CallbackList:
 def _data_parallel(comm: Any, net: Network, rng: np.random.Generator, data: TrainingSet, epochs: int,
                    batch_size: int | None, shuffle: bool) -> Any:
     from .distributed import DataParallel  # only data-parallel runs import MPI
+
+    if data.sparse:
+        raise ValueError("a sparse X trains in one process: densify it (X.toarray()) for data-parallel training")
 
     return DataParallel(comm, net, rng, m=data.m, batch_size=batch_size, epochs=epochs, shuffle=shuffle,
                         m_val=0 if data.validation is None else data.validation[0].shape[1], sample_weight=data.w)
