@@ -16,7 +16,8 @@ class FastPath:
     - one ``Workspace`` of buffers per batch size m, reused by every step of that size;
     - every product is one BLAS call writing into a buffer (``np.matmul(..., out=)``); the
       mini-batch arrives as a transposed view of row-major data, which BLAS reads as is;
-    - bias add, activations and (C) run in place; ReLU's (C) multiplies by a boolean mask;
+    - bias add, activations and (C) run in place (``_kernels``: one kernel per built-in
+      activation); ReLU's (C) multiplies by a boolean mask;
     - dZ[L] carries the 1/m of eq. 2, so (A) and (B) need no division; (B) is a product with
       a ones vector; dTheta[l] and db[l] are written straight into views of the flat gradient;
     - dA[0] is never computed (nothing reads the input's gradient).
@@ -25,8 +26,8 @@ class FastPath:
     -----
     The engine owns its buffers and never touches ``net.cache``. Its own ``cache`` is only
     partly filled: ``A[l]``, ``M[l]`` (dropout masks) and ``alpha_Z[l]`` of the last forward,
-    as views of the buffers; ``Z[l]`` is None where the activation was computed over it (ReLU,
-    tanh, identity, the softmax's shift), and ``dZ``, ``dA`` are None (they share buffers). To
+    as views of the buffers; ``Z[l]`` is None where the activation was computed over it (every
+    built-in but GELU, the softmax's shift), and ``dZ``, ``dA`` are None (they share buffers). To
     inspect every matrix of a step use ``engine="readable"`` or ``net.gradients``. ``forward``
     returns A[L] as a buffer that the next ``forward`` with the same m overwrites, and it keeps
     a reference to X until ``backward_into``. Inputs (X, Y, sample weights) are trusted to be
@@ -88,7 +89,7 @@ class FastPath:
             Z = ws.Z[l]
             np.matmul(Theta, A, out=Z)  # (1) Z[l] = Theta[l] A[l-1] + b[l]   (n_l, m)
             np.add(Z, b, out=Z)
-            ws.kernels[l].forward(Z, ws.alpha_Z[l])  # (1) A[l] = alpha[l](Z[l])   (n_l, m)
+            ws.kernels[l].forward()  # (1) A[l] = alpha[l](Z[l])   (n_l, m), over Z[l] where it can
             A = ws.alpha_Z[l] if ws.M[l] is None else ws.drop(l, net.dropout[l - 1], rng)
         return A
 
@@ -143,7 +144,7 @@ class FastPath:
             dZ *= scale
         else:
             np.multiply(net.loss.derivative(ws.A[L], Y), scale, out=dZ)  # (5) dA[L] = err'(A[L], Y) / m
-            dZ = ws.kernels[L].backward(ws.Z[L], ws.alpha_Z[L], dZ, ws.scratch[L])  # (C)
+            dZ = ws.kernels[L].backward(dZ)  # (C)
         for l in range(L, 0, -1):
             Theta, _ = net.params[l - 1]
             dTheta, db = self._grad_views[l - 1]
@@ -159,7 +160,7 @@ class FastPath:
             np.matmul(Theta.T, dZ, out=dA)  # (D) dA[l-1] = Theta[l]^T dZ[l]   (n_{l-1}, m)
             if ws.M[l - 1] is not None:
                 dA *= ws.M[l - 1]  # dropout: only kept units pass gradient, with their scale
-            dZ = ws.kernels[l - 1].backward(ws.Z[l - 1], ws.alpha_Z[l - 1], dA, ws.scratch[l - 1])  # (C)
+            dZ = ws.kernels[l - 1].backward(dA)  # (C) dZ[l-1] = dA[l-1] * alpha'(Z[l-1])
 
     def _decay_like(self, Theta: np.ndarray) -> np.ndarray:
         if self._decay is None:
