@@ -47,6 +47,7 @@ class Optimizer:
         self._state: dict[str, list[np.ndarray]] = {key: [] for key in self._state_keys()}
         self._work: list[tuple[np.ndarray, np.ndarray]] = []  # per param: two scratch buffers of one block
         self._param_state: list[dict[str, np.ndarray]] = []  # per param: its state arrays by key
+        self._zeros: dict[np.dtype, np.ndarray] = {}  # a block of zeros per dtype, for step(keep=)'s check
 
     def _state_keys(self) -> tuple[str, ...]:
         return ()
@@ -55,7 +56,7 @@ class Optimizer:
         names = list(inspect.signature(type(self).__init__).parameters)[1:]
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in names)})"
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], keep: list[np.ndarray] | None = None) -> None:
         """Update every ``params[i]`` in place from ``grads[i]`` (same shape and dtype).
 
         Parameters
@@ -64,6 +65,12 @@ class Optimizer:
             ``Theta`` and ``b`` arrays of any shapes, or one flat 1-D buffer; updated in place.
         grads : list of ndarray
             ``dTheta``, ``db`` aligned with ``params``; never modified.
+        keep : list of ndarray, optional
+            Buffers like ``params`` that make the step all or nothing: each block of a parameter
+            is copied there just before its update (while it is in the CPU cache) and checked just
+            after it. If a weight became NaN or inf, or numpy raised FloatingPointError, the blocks
+            this step updated are restored and FloatingPointError is raised: the parameters hold
+            their values from before the step (the state arrays do not).
         """
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} params but {len(grads)} grads")
@@ -71,19 +78,47 @@ class Optimizer:
             if Theta.shape != dTheta.shape or Theta.dtype != dTheta.dtype:
                 raise ValueError(f"grads[{i}] is {dTheta.shape} {dTheta.dtype}; params[{i}] is "
                                  f"{Theta.shape} {Theta.dtype}: they must match")
+        if keep is not None and [(k.shape, k.dtype) for k in keep] != [(p.shape, p.dtype) for p in params]:
+            raise ValueError("keep must hold one buffer like each parameter (same shapes and dtypes)")
         if len(self._work) != len(params):  # first step, after load_state_dict, or a new param list
             self._allocate(params)
         self.t += 1
-        for i, (Theta, dTheta) in enumerate(zip(params, grads)):
-            state, work = self._param_state[i], self._work[i]
-            if work[0].shape == Theta.shape:  # the whole parameter is one block
-                self._update(Theta, dTheta, state, work)
-                continue
-            rows = len(work[0])
-            for a in range(0, len(Theta), rows):
-                blk, n = slice(a, a + rows), min(rows, len(Theta) - a)
-                self._update(Theta[blk], dTheta[blk], {key: s[blk] for key, s in state.items()},
-                             (work[0][:n], work[1][:n]))
+        done: list[tuple[np.ndarray, np.ndarray]] = []  # (block, its copy in keep) updated so far
+        try:
+            for i, (Theta, dTheta) in enumerate(zip(params, grads)):
+                for T, dT, state, work, K in self._blocks(i, Theta, dTheta, None if keep is None else keep[i]):
+                    if K is not None:
+                        np.copyto(K, T)
+                        done.append((T, K))
+                    self._update(T, dT, state, work)
+                    if K is not None and not self._finite(T):
+                        raise FloatingPointError("non-finite weights after the step")
+        except FloatingPointError:
+            for T, K in done:
+                np.copyto(T, K)
+            raise
+
+    def _blocks(self, i: int, Theta: np.ndarray, dTheta: np.ndarray, keep: np.ndarray | None):
+        """(Theta, dTheta, state, work, keep) views of parameter i, a block of about ``_block_bytes`` at a time."""
+        state, work = self._param_state[i], self._work[i]
+        if work[0].shape == Theta.shape:  # the whole parameter is one block
+            yield Theta, dTheta, state, work, keep
+            return
+        rows = len(work[0])
+        for a in range(0, len(Theta), rows):
+            blk, n = slice(a, a + rows), min(rows, len(Theta) - a)
+            yield (Theta[blk], dTheta[blk], {key: s[blk] for key, s in state.items()}, (work[0][:n], work[1][:n]),
+                   None if keep is None else keep[blk])
+
+    def _finite(self, T: np.ndarray) -> bool:
+        """Whether every entry of the block T is finite: one dot product with zeros, NaN iff one is not.
+
+        (A dot of T with itself could overflow to inf for finite entries above ~1e19 in float32.)
+        """
+        zeros = self._zeros.get(T.dtype)
+        if zeros is None or zeros.size < T.size:
+            zeros = self._zeros[T.dtype] = np.zeros(max(T.size, max(w.size for w, _ in self._work)), T.dtype)
+        return math.isfinite(float(np.dot(T.reshape(-1), zeros[: T.size])))
 
     def _update(self, Theta: np.ndarray, dTheta: np.ndarray, state: dict[str, np.ndarray],
                 work: tuple[np.ndarray, np.ndarray]) -> None:
