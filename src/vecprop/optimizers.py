@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 from typing import Any
 
@@ -47,7 +48,8 @@ class Optimizer:
         self._state: dict[str, list[np.ndarray]] = {key: [] for key in self._state_keys()}
         self._work: list[tuple[np.ndarray, np.ndarray]] = []  # per param: two scratch buffers of one block
         self._param_state: list[dict[str, np.ndarray]] = []  # per param: its state arrays by key
-        self._zeros: dict[np.dtype, np.ndarray] = {}  # a block of zeros per dtype, for step(keep=)'s check
+        self._shapes: list[tuple] | None = None  # (shape, dtype) of the params the state is for
+        self._zeros: list[np.ndarray] = []  # per param: a block of zeros (calloc'ed), for step(keep=)'s check
 
     def _state_keys(self) -> tuple[str, ...]:
         return ()
@@ -72,53 +74,57 @@ class Optimizer:
             this step updated are restored and FloatingPointError is raised: the parameters hold
             their values from before the step (the state arrays do not).
         """
+        shapes = [(p.shape, p.dtype) for p in params]
+        if shapes != self._shapes:  # first step, after load_state_dict, or other params
+            self._check(params, grads)
+            self._allocate(params)
+            self._shapes = shapes
+        if [(g.shape, g.dtype) for g in grads] != shapes:
+            self._check(params, grads)
+        if keep is not None:
+            if [(k.shape, k.dtype) for k in keep] != shapes:
+                raise ValueError("keep must hold one buffer like each parameter (same shapes and dtypes)")
+            if not self._zeros:  # a block of zeros per parameter: calloc'ed pages, no memory until written
+                self._zeros = [np.zeros(math.prod(w.shape), w.dtype) for w, _ in self._work]
+        self.t += 1
+        done = 0  # blocks updated so far, in the order of _blocks
+        try:
+            for T, dT, state, work, K, zeros in self._blocks(params, grads, keep):
+                if K is not None:
+                    np.copyto(K, T)
+                done += 1
+                self._update(T, dT, state, work)
+                # one dot with zeros: NaN iff an entry is not finite (T . T could overflow for finite T)
+                if K is not None and not math.isfinite(float(np.dot(T.reshape(-1) if T.ndim != 1 else T, zeros))):
+                    raise FloatingPointError("non-finite weights after the step")
+        except FloatingPointError:
+            if keep is not None:
+                for T, _, _, _, K, _ in itertools.islice(self._blocks(params, grads, keep), done):
+                    np.copyto(T, K)
+            raise
+
+    @staticmethod
+    def _check(params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} params but {len(grads)} grads")
         for i, (Theta, dTheta) in enumerate(zip(params, grads)):
             if Theta.shape != dTheta.shape or Theta.dtype != dTheta.dtype:
                 raise ValueError(f"grads[{i}] is {dTheta.shape} {dTheta.dtype}; params[{i}] is "
                                  f"{Theta.shape} {Theta.dtype}: they must match")
-        if keep is not None and [(k.shape, k.dtype) for k in keep] != [(p.shape, p.dtype) for p in params]:
-            raise ValueError("keep must hold one buffer like each parameter (same shapes and dtypes)")
-        if len(self._work) != len(params):  # first step, after load_state_dict, or a new param list
-            self._allocate(params)
-        self.t += 1
-        done: list[tuple[np.ndarray, np.ndarray]] = []  # (block, its copy in keep) updated so far
-        try:
-            for i, (Theta, dTheta) in enumerate(zip(params, grads)):
-                for T, dT, state, work, K in self._blocks(i, Theta, dTheta, None if keep is None else keep[i]):
-                    if K is not None:
-                        np.copyto(K, T)
-                        done.append((T, K))
-                    self._update(T, dT, state, work)
-                    if K is not None and not self._finite(T):
-                        raise FloatingPointError("non-finite weights after the step")
-        except FloatingPointError:
-            for T, K in done:
-                np.copyto(T, K)
-            raise
 
-    def _blocks(self, i: int, Theta: np.ndarray, dTheta: np.ndarray, keep: np.ndarray | None):
-        """(Theta, dTheta, state, work, keep) views of parameter i, a block of about ``_block_bytes`` at a time."""
-        state, work = self._param_state[i], self._work[i]
-        if work[0].shape == Theta.shape:  # the whole parameter is one block
-            yield Theta, dTheta, state, work, keep
-            return
-        rows = len(work[0])
-        for a in range(0, len(Theta), rows):
-            blk, n = slice(a, a + rows), min(rows, len(Theta) - a)
-            yield (Theta[blk], dTheta[blk], {key: s[blk] for key, s in state.items()}, (work[0][:n], work[1][:n]),
-                   None if keep is None else keep[blk])
-
-    def _finite(self, T: np.ndarray) -> bool:
-        """Whether every entry of the block T is finite: one dot product with zeros, NaN iff one is not.
-
-        (A dot of T with itself could overflow to inf for finite entries above ~1e19 in float32.)
-        """
-        zeros = self._zeros.get(T.dtype)
-        if zeros is None or zeros.size < T.size:
-            zeros = self._zeros[T.dtype] = np.zeros(max(T.size, max(w.size for w, _ in self._work)), T.dtype)
-        return math.isfinite(float(np.dot(T.reshape(-1), zeros[: T.size])))
+    def _blocks(self, params: list[np.ndarray], grads: list[np.ndarray], keep: list[np.ndarray] | None):
+        """(Theta, dTheta, state, work, keep, zeros) views, about ``_block_bytes`` of each array at a time."""
+        for i, (Theta, dTheta) in enumerate(zip(params, grads)):
+            state, work, zeros = self._param_state[i], self._work[i], self._zeros[i] if self._zeros else None
+            K = None if keep is None else keep[i]
+            if work[0].shape == Theta.shape:  # the whole parameter is one block
+                yield Theta, dTheta, state, work, K, zeros
+                continue
+            rows = len(work[0])
+            for a in range(0, len(Theta), rows):
+                blk, n = slice(a, a + rows), min(rows, len(Theta) - a)
+                yield (Theta[blk], dTheta[blk], {key: s[blk] for key, s in state.items()}, (work[0][:n], work[1][:n]),
+                       None if K is None else K[blk], None if zeros is None else zeros[: Theta[blk].size])
 
     def _update(self, Theta: np.ndarray, dTheta: np.ndarray, state: dict[str, np.ndarray],
                 work: tuple[np.ndarray, np.ndarray]) -> None:
@@ -142,6 +148,7 @@ class Optimizer:
             rows = max(1, min(len(Theta), self._block_bytes // max(row_bytes, 1))) if Theta.ndim else 0
             shape = (rows, *Theta.shape[1:]) if Theta.ndim else ()
             self._work.append((np.empty(shape, Theta.dtype), np.empty(shape, Theta.dtype)))
+        self._zeros = []
 
     def _gradient(self, Theta: np.ndarray, dTheta: np.ndarray, d: np.ndarray) -> np.ndarray:
         """The gradient the update follows, after weight decay.
@@ -183,7 +190,7 @@ class Optimizer:
         self.t = t
         self.lr = check_real("state_dict['lr']", d["lr"], 0.0)
         self._state = {key: [np.array(a, copy=True) for a in d[key]] for key in self._state}  # type: ignore[union-attr]
-        self._work = []
+        self._work, self._shapes = [], None
 
 
 class SGD(Optimizer):
