@@ -313,12 +313,12 @@ def test_predict_checks_X_once_at_the_boundary():
             validation_logs(net, X, vp.one_hot(np.zeros(23, int), 4), chunk=bad_size)
 
 
-def test_chunk_size_keeps_a_chunk_in_the_cache_unless_products_dominate():
+def test_chunk_size_is_smaller_only_for_networks_that_fit_the_cache():
     small = vp.Network([64, 32, 10], ["relu", "softmax"], "cross_entropy")
     mnist = vp.Network([784, 256, 128, 10], ["relu", "relu", "softmax"], "cross_entropy")
-    large = vp.Network([784, 1024, 1024, 10], ["relu", "relu", "softmax"], "cross_entropy")
-    assert chunk_size(small) == 2048 and chunk_size(mnist) == 256 and chunk_size(large) == 4096
-    assert chunk_size(mnist.astype("float64")) == 256  # never below 256 columns
+    assert chunk_size(small) == 2048 and chunk_size(mnist) == 4096
+    assert chunk_size(small.astype("float64")) == 2048 and chunk_size(vp.Network([200, 60, 2], ["relu", "softmax"],
+                                                                                   "cross_entropy")) == 4096
 
 
 def test_finite_entries_whose_sum_overflows_are_accepted():

@@ -15,18 +15,14 @@ Outputs = Callable[..., "tuple[np.ndarray, float]"]
 
 
 def chunk_size(net: Network) -> int:
-    """Columns per chunk of inference: a chunk's matrices should stay in the CPU cache, unless products dominate.
+    """Columns per chunk of inference: 4096, or 2048 for a network whose every matrix fits in the cache anyway.
 
-    Measured (one BLAS thread, columns 256 to 8192): 64-32-10 is fastest at 1024-2048 columns
-    (17% over 4096), 784-256-128-10 at 256 (13%), 784-1024-1024-10 at 1024-4096. So: the chunk
-    whose Z and A of every layer fill about 1 MiB, between 256 and 4096 columns, and 4096 when
-    a column costs a million multiply-adds or more (the products then hide everything else).
+    Measured with two BLAS threads (the default) on 16384-32768 examples: 64-32-10 is 10-20%
+    faster in 2048-column chunks than in 4096; 784-256-128-10 and 784-1024-1024-10 are fastest
+    at 4096 and 2-4x slower at 256 (each product wakes both BLAS threads; on a busy machine one
+    is often descheduled), although 256 was 13% faster for 784-256-128-10 on one thread.
     """
-    macs = sum(n * p for p, n in zip(net.sizes, net.sizes[1:]))
-    if macs >= 1_000_000:
-        return 4096
-    cols = (1 << 20) // (net.dtype.itemsize * sum(net.sizes))
-    return min(4096, max(256, 1 << max(cols, 1).bit_length() - 1))
+    return 2048 if sum(net.sizes) * net.dtype.itemsize <= 1024 else 4096
 
 
 def outputs(net: Network, X: np.ndarray, Y: np.ndarray | None = None, w: np.ndarray | None = None,

@@ -63,6 +63,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     first = _resume(resume, state, cbs.callbacks) if resume is not None else 0
     procs = OneProcess(net, rng) if comm is None else _data_parallel(comm, net, rng, data, epochs, batch_size, shuffle)
     l2_share, step = l2 / procs.size, _Step(net, opt, state, clip_norm, clip_value)
+    on_batch_end = _batch_hooks(cbs)
     cbs.on_train_begin(state)
     for state.epoch in range(first, epochs):
         drop_rng, sums = procs.dropout_rng(state.epoch), _EpochSums()
@@ -81,7 +82,8 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
                 step(J, procs.grad)  # clip, step, check
             sums.add(J, n_ok, m)
             state.batch_cost = J
-            cbs.on_batch_end(state)
+            for hook in on_batch_end:
+                hook(state)
         state.logs = sums.logs(net, opt, data, procs, l2)
         cbs.on_epoch_end(state)
         state.stop = procs.agree(state.stop)  # one process decides for all
@@ -253,6 +255,11 @@ def _finite(v: np.ndarray) -> bool:
 def _check_finite(v: np.ndarray, what: str = "gradient") -> None:
     if not _finite(v):
         raise FloatingPointError(f"non-finite {what}")
+
+
+def _batch_hooks(cbs: CallbackList) -> list[Any]:
+    """The callbacks' ``on_batch_end`` methods that do something, in order: called every step."""
+    return [cb.on_batch_end for cb in cbs.callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
 
 
 def _callbacks(schedule: Any, callbacks: Sequence[Callback]) -> CallbackList:
