@@ -1,9 +1,9 @@
 """The fast engine's activation kernels: alpha(Z) (1) and (C) for one layer, in place over preallocated buffers.
 
 Chosen by measuring numpy's ufuncs on (n_l, m) float32 blocks (ns per element, AVX2): + - * / and
-comparisons 0.1-0.2, ``maximum`` with two arrays 0.15 but with a scalar 0.55 (hence a read-only
-buffer of zeros), a bool-times-float multiply 0.3, exp 1.4, tanh 2.9, log 3.0, but expm1 and
-log1p 14 (no SIMD) and any ufunc with ``where=`` 5-13. So the kernels form each alpha and
+comparisons 0.1-0.2, ``maximum`` with two arrays 0.15, with a (1, m) row of zeros 0.28, but with a
+scalar 0.55, a bool-times-float multiply 0.3, exp 1.4, tanh 2.9, log 3.0, but expm1 and log1p 14
+(no SIMD) and any ufunc with ``where=`` 5-13. So the kernels form each alpha and
 alpha' from the fast ufuncs only, at the price of exp(x) - 1 for expm1(x) and log(1 + x) for
 log1p(x): the same numbers to float rounding, in absolute terms.
 """
@@ -19,10 +19,10 @@ from .activations import ACTIVATIONS, GELU, Activation
 class Scratch(NamedTuple):
     """Buffers (n_l, m) that every layer's kernel may use and that no kernel keeps between calls."""
 
-    F: np.ndarray  # float
-    G: np.ndarray  # float
+    F: np.ndarray | None  # float; allocated only when a kernel of the network needs it (``floats``)
+    G: np.ndarray | None  # float
     mask: np.ndarray  # bool
-    zeros: np.ndarray  # float, all zeros, read only: max(Z, zeros) is 3x max(Z, 0)
+    zeros: np.ndarray  # (1, m) zeros, read only: max(Z, zeros) is twice as fast as max(Z, 0)
 
 
 class Kernel:
@@ -36,6 +36,7 @@ class Kernel:
 
     in_place = False  # A[l] = alpha(Z[l]) is written over Z[l]
     saves = False  # needs S[l]: a factor of alpha' computed by the forward pass, read by (C)
+    floats = 0  # how many of the float scratch buffers (F, G) it uses
 
     def __init__(self, act: Activation, Z: np.ndarray, A: np.ndarray, S: np.ndarray | None, scratch: Scratch) -> None:
         self.act, self.Z, self.A, self.S = act, Z, A, S
@@ -82,6 +83,7 @@ class ReLUKernel(Kernel):
 class LeakyReLUKernel(Kernel):
     """A = max(Z, slope Z) (min for a slope above 1); alpha' = max(A > 0, slope) (min above 1)."""
 
+    floats = 1
     in_place = True
 
     def forward(self):
@@ -98,6 +100,7 @@ class LeakyReLUKernel(Kernel):
 class ELUKernel(Kernel):
     """A = max(Z, 0) + alpha (e^min(Z, 0) - 1); alpha' = min(A, 0) + alpha where Z <= 0 (alpha e^Z), else 1."""
 
+    floats = 2
     in_place = True
 
     def forward(self):
@@ -122,6 +125,7 @@ class ELUKernel(Kernel):
 class SigmoidKernel(Kernel):
     """A = sigmoid(Z), only e^-|Z| formed (no overflow); alpha' = A (1 - A)."""
 
+    floats = 1
     in_place = True
 
     def forward(self):
@@ -136,6 +140,7 @@ class SigmoidKernel(Kernel):
 class TanhKernel(Kernel):
     """A = tanh(Z); alpha' = 1 - A^2."""
 
+    floats = 1
     in_place = True
 
     def forward(self):
@@ -150,6 +155,7 @@ class TanhKernel(Kernel):
 class SoftplusKernel(Kernel):
     """A = max(Z, 0) + log(1 + e^-|Z|); alpha' = sigmoid(Z) = 1 - e^-A."""
 
+    floats = 1
     in_place = True
 
     def forward(self):
@@ -171,6 +177,7 @@ class SoftplusKernel(Kernel):
 class SiLUKernel(Kernel):
     """A = Z s with s = sigmoid(Z) kept in S; alpha' = s (1 + Z (1 - s)) = s + A (1 - s)."""
 
+    floats = 1
     in_place, saves = True, True
 
     def forward(self):
@@ -190,6 +197,7 @@ class GELUKernel(Kernel):
     alpha' = h + Z h' = h + 4 h (1 - h) Z (c/2 + 3 c k Z^2 / 2), as (1 - tanh^2) / 2 = 2 h (1 - h).
     """
 
+    floats = 2
     saves = True  # A needs its own buffer: alpha' reads Z
 
     def forward(self):
@@ -222,6 +230,7 @@ class SoftmaxKernel(Kernel):
     ``col_max`` and ``col_sum`` (1, m) are the workspace's: the fused cost reads them.
     """
 
+    floats = 1
     in_place = True
 
     def __init__(self, act, Z, A, S, scratch, col_max: np.ndarray, col_sum: np.ndarray) -> None:
