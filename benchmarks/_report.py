@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -179,18 +180,28 @@ def render(results: list[dict[str, Any]], matrix: list[dict[str, Any]], meta: di
              "(median, and the range of per-round ratios). Inference: probabilities (regression: outputs) for a batch "
              "of rows; scikit-learn in the row's dtype, where it has the activation.", "",
              *matrix_table(matrix), "",
-             "### torch.compile", *(compile_lines(results) or ["- not run"]), "", END]
+             *(["### torch.compile", *compile_lines(results), ""] if compile_lines(results) else []), END]
     return "\n".join(parts) + "\n"
 
 
 def write_report(results: list[dict[str, Any]], matrix: list[dict[str, Any]], meta: dict[str, Any], out: Path,
                  chart: Path) -> None:
-    """Replace the generated section of ``out`` (or create the file); the text around it is kept."""
+    """Replace the generated section of ``out`` (or append it); the text around it is kept.
+
+    The section runs from a line that is exactly the begin marker to a line that is exactly the
+    end marker (the markers quoted in prose do not count); a file with more than one such pair,
+    or half of one, is refused rather than guessed at.
+    """
     section = render(results, matrix, meta, chart, out)
     old = out.read_text() if out.exists() else "# Benchmarks\n\n"
     for begin, end in ((BEGIN, END), OLD_MARKERS):
-        if begin in old and end in old:
-            new = old[: old.index(begin)] + section + old[old.index(end) + len(end) + 1:]
+        starts = [m.start() for m in re.finditer(rf"^{re.escape(begin)}$", old, re.M)]
+        ends = [m.end() for m in re.finditer(rf"^{re.escape(end)}\n?", old, re.M)]
+        if len(starts) > 1 or len(ends) > 1 or len(starts) != len(ends) or (starts and ends[0] < starts[0]):
+            raise ValueError(f"{out}: expected one line {begin!r} followed by one line {end!r}; "
+                             f"found {len(starts)} and {len(ends)}")
+        if starts:
+            new = old[: starts[0]] + section + old[ends[0]:]
             break
     else:
         new = old.rstrip("\n") + "\n\n" + section

@@ -13,16 +13,17 @@ def test_bench_speed_quick_run_writes_the_tables_between_its_markers(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
     out = tmp_path / "benchmarks.md"
-    out.write_text(f"# Benchmarks\n\nText before.\n\n{BEGIN}\nold results\n{END}\n\n## Sparse input\n\nText after.\n")
+    before = f"# Benchmarks\n\nText before, quoting the markers `{BEGIN}` and `{END}` in prose.\n\n"
+    out.write_text(f"{before}{BEGIN}\nold results\n{END}\n\n## Sparse input\n\nText after.\n")
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_speed.py"), "--quick", "--tiny", "--configs", "tiny",
            "--matrix", "regression-tanh-l2-f64", "--contenders", "vecprop", "torch", "gemm-bound", "--settle", "0",
            "--out", str(out), "--chart", str(tmp_path / "chart.png")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
-    assert text.startswith("# Benchmarks\n\nText before.\n\n" + BEGIN)
+    assert text.startswith(before + BEGIN + "\n## Results (generated)")
     assert text.endswith(END + "\n\n## Sparse input\n\nText after.\n")
-    assert "old results" not in text and text.count(BEGIN) == 1
+    assert "old results" not in text and text.count(BEGIN) == 2  # the marker and its quote
     for heading in ("### Goals", "### The limit", "### The matrix", "### Throughput"):
         assert heading in text, heading
     goals = text[text.index("### Goals"):text.index("### Throughput")]

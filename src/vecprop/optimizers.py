@@ -1,5 +1,4 @@
-"""Gradient-descent optimizers (torch.optim semantics), gradient clipping and the optimizer registry."""
-
+"""Gradient-descent optimizers (torch.optim semantics) and their registry; clipping lives in ``clipping``."""
 from __future__ import annotations
 
 import inspect
@@ -11,6 +10,7 @@ import numpy as np
 
 from ._checks import check_bool, check_int, check_real
 from ._registry import Registry
+from .clipping import clip_grad_norm, clip_grad_value
 
 StateDict = dict[str, "np.ndarray | float | int | list[np.ndarray]"]
 
@@ -49,7 +49,7 @@ class Optimizer:
         self._work: list[tuple[np.ndarray, np.ndarray]] = []  # per param: two scratch buffers of one block
         self._param_state: list[dict[str, np.ndarray]] = []  # per param: its state arrays by key
         self._shapes: list[tuple] | None = None  # (shape, dtype) of the params the state is for
-        self._zeros: list[np.ndarray] = []  # per param: a block of zeros (calloc'ed), for step(keep=)'s check
+        self._zeros: list[np.ndarray] = []  # per param: a block of zeros, for step(keep=)'s check
 
     def _state_keys(self) -> tuple[str, ...]:
         return ()
@@ -75,16 +75,15 @@ class Optimizer:
             their values from before the step (the state arrays do not).
         """
         shapes = [(p.shape, p.dtype) for p in params]
-        if shapes != self._shapes:  # first step, after load_state_dict, or other params
+        if shapes != self._shapes or [(g.shape, g.dtype) for g in grads] != shapes:
             self._check(params, grads)
-            self._allocate(params)
-            self._shapes = shapes
-        if [(g.shape, g.dtype) for g in grads] != shapes:
-            self._check(params, grads)
+            if shapes != self._shapes:  # first step, after load_state_dict, or other params
+                self._allocate(params)
+                self._shapes = shapes
         if keep is not None:
             if [(k.shape, k.dtype) for k in keep] != shapes:
                 raise ValueError("keep must hold one buffer like each parameter (same shapes and dtypes)")
-            if not self._zeros:  # a block of zeros per parameter: calloc'ed pages, no memory until written
+            if not self._zeros:  # a block of zeros per parameter: finiteness in one dot product
                 self._zeros = [np.zeros(math.prod(w.shape), w.dtype) for w, _ in self._work]
         self.t += 1
         done = 0  # blocks updated so far, in the order of _blocks
@@ -416,30 +415,3 @@ def defaults(name: str) -> dict[str, Any]:
 def default_lr(name: str) -> float:
     """The learning rate ``get_optimizer(name)`` uses when none is given."""
     return float(defaults(name)["lr"])
-
-
-def clip_grad_norm(grads: list[np.ndarray], max_norm: float, error_if_nonfinite: bool = False) -> float:
-    """Scale all grads in place so that their global 2-norm is at most ``max_norm``; return the norm before.
-
-    Notes
-    -----
-    As ``torch.nn.utils.clip_grad_norm_``: ``N = sqrt(sum_i ||dTheta_i||^2)`` and every grad is
-    multiplied by ``min(1, max_norm / (N + 1e-6))``. A non-finite ``N`` raises if
-    ``error_if_nonfinite``, else propagates into the grads as in torch.
-    """
-    max_norm = check_real("max_norm", max_norm, 0.0, lo_open=True)
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-    if not math.isfinite(total) and error_if_nonfinite:
-        raise ValueError(f"the global gradient norm is {total}; cannot clip non-finite gradients")
-    coef = max_norm / (total + 1e-6)
-    if not coef >= 1.0:  # also true for a NaN coefficient, which torch propagates
-        for g in grads:
-            g *= coef
-    return total
-
-
-def clip_grad_value(grads: list[np.ndarray], clip_value: float) -> None:
-    """Clamp every gradient entry in place to ``[-clip_value, clip_value]`` (``torch.nn.utils.clip_grad_value_``)."""
-    clip_value = check_real("clip_value", clip_value, 0.0, lo_open=True)
-    for g in grads:
-        np.clip(g, -clip_value, clip_value, out=g)
