@@ -1,7 +1,7 @@
 """Training and inference speed of vecprop against PyTorch CPU and scikit-learn, on the same work.
 
-Usage: ``python benchmarks/bench_speed.py --out docs/benchmarks.md`` (what ``make bench`` runs, ~11
-minutes); ``--quick`` (or ``VECPROP_BENCH_QUICK=1``) is a 1-2 minute smoke run of the same tables.
+Usage: ``python benchmarks/bench_speed.py --out docs/benchmarks.md`` (what ``make bench`` runs, ~10
+minutes on a quiet 2-core machine, ~20 on a busy one); ``--quick`` (or ``VECPROP_BENCH_QUICK=1``) is a 1-2 minute smoke run of the same tables.
 
 Two parts: the four benchmark configurations (tiny to xlarge, SGD and Adam, against every
 contender and the limit), and a matrix of configurations a user may pick (every activation,
@@ -86,7 +86,7 @@ MATRIX: dict[str, dict[str, Any]] = {
 }
 MATRIX_CONTENDERS = ("vecprop", "torch", "sklearn")
 ROW_CONTENDERS = {"sklearn": ("sklearn", {})}  # the matrix's: inference only, in the row's dtype
-MATRIX_ROUNDS, MATRIX_PREDICT_M = 7, 8192
+MATRIX_ROUNDS, MATRIX_PREDICT_M = 5, 8192
 
 
 class Worker:
