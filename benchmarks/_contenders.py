@@ -3,14 +3,20 @@
 Run by ``bench_speed.py`` as ``python _contenders.py NAME CONFIG_JSON``; reads one JSON command
 a line on stdin and answers one JSON line on stdout:
 
-- ``{"cmd": "train", "optimizer": "sgd" | "adam"}``: one epoch (``steps`` mini-batches) ->
+- ``{"cmd": "train", "optimizer": NAME}``: one epoch (``steps`` mini-batches) ->
   ``{"seconds": wall, "cpu_seconds": cpu}``; each optimizer trains its own model, whose state
   persists across epochs;
-- ``{"cmd": "predict"}``: class probabilities for ``predict_m`` examples -> the same;
+- ``{"cmd": "predict"}``: class probabilities (regression: outputs) for ``predict_m`` examples -> the same;
 - ``{"cmd": "info"}`` -> peak RSS (now and right after the imports) and ``threadpool_info()``.
 
 A process per contender keeps each one's thread pools and peak memory its own: two BLAS or
 OpenMP pools in one process fight for the cores and would slow both.
+
+The configuration (a JSON object) names the network and its training: ``sizes``, ``batch``,
+``steps``, ``predict_m`` and optionally ``activation`` (hidden layers, default "relu"),
+``task`` ("classify": softmax + cross-entropy, the default; "regress": identity + squared
+error), ``dropout`` (hidden layers), ``l2`` (fit's L2 term, biases exempt; PyTorch gets the same
+term as ``weight_decay = l2 / batch`` on the weights only), ``dtype`` and ``threads``.
 """
 from __future__ import annotations
 
@@ -22,7 +28,13 @@ from typing import Any
 
 import numpy as np
 
-LR = {"sgd": 0.01, "adam": 1e-3}
+LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+# vecprop's hidden activations and PyTorch's modules for them (vecprop's GELU is the tanh form)
+TORCH_ACTIVATIONS = {"relu": ("ReLU", {}), "tanh": ("Tanh", {}), "sigmoid": ("Sigmoid", {}),
+                     "leaky_relu": ("LeakyReLU", {"negative_slope": 0.01}), "elu": ("ELU", {}),
+                     "softplus": ("Softplus", {}), "gelu": ("GELU", {"approximate": "tanh"}),
+                     "silu": ("SiLU", {}), "identity": ("Identity", {})}
+SKLEARN_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic", "identity": "identity"}
 
 
 def peak_rss_mb() -> float:
@@ -31,11 +43,14 @@ def peak_rss_mb() -> float:
 
 
 def random_data(cfg: dict[str, Any], m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-major float32 examples (m, n_0) and integer labels (m,): the same for every contender."""
+    """Row-major examples (m, n_0) of the configuration's dtype and targets: integer labels (m,),
+    or float (m, n_L) for regression; the same for every contender."""
     rng = np.random.default_rng(seed)
-    X_rows = rng.standard_normal((m, cfg["sizes"][0]), dtype=np.float32)
-    y = rng.integers(0, cfg["sizes"][-1], size=m)
-    return X_rows, y
+    dtype = cfg.get("dtype", "float32")
+    X_rows = rng.standard_normal((m, cfg["sizes"][0]), dtype=np.float32).astype(dtype, copy=False)
+    if cfg.get("task", "classify") == "regress":
+        return X_rows, rng.standard_normal((m, cfg["sizes"][-1]), dtype=np.float32).astype(dtype, copy=False)
+    return X_rows, rng.integers(0, cfg["sizes"][-1], size=m)
 
 
 class Contender:
@@ -43,6 +58,8 @@ class Contender:
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg, self.B = cfg, cfg["batch"]
+        self.act, self.dtype = cfg.get("activation", "relu"), cfg.get("dtype", "float32")
+        self.regress, self.dropout, self.l2 = cfg.get("task") == "regress", cfg.get("dropout", 0.0), cfg.get("l2", 0.0)
         self.X_rows, self.y = random_data(cfg, cfg["batch"] * cfg["steps"], seed=0)
         self.X_pred, _ = random_data(cfg, cfg["predict_m"], seed=1)
         self.models: dict[str, Any] = {}
@@ -62,25 +79,26 @@ class Vecprop(Contender):
     def __init__(self, cfg):
         super().__init__(cfg)
         import vecprop as vp
-        from vecprop.optimizers import SGD, Adam
+        from vecprop.optimizers import get_optimizer
         from vecprop.training import fit, predict
 
-        self.vp, self.fit, self._predict, self.opts = vp, fit, predict, {"sgd": SGD, "adam": Adam}
-        self.dtype = cfg.get("dtype", "float32")
-        self.X, self.Y = self.X_rows.astype(self.dtype, copy=False).T, vp.one_hot(self.y, cfg["sizes"][-1], self.dtype)
-        self.X_pred_cols = self.X_pred.astype(self.dtype, copy=False).T  # (n_0, m) views of row-major data: no copy
+        self.vp, self.fit, self._predict, self.get_optimizer = vp, fit, predict, get_optimizer
+        self.X = self.X_rows.T  # (n_0, m) views of row-major data: no copy
+        self.Y = self.y.T if self.regress else vp.one_hot(self.y, cfg["sizes"][-1], self.dtype)
+        self.X_pred_cols = self.X_pred.T
 
     def _model(self, optimizer: str):
         if optimizer not in self.models:
             sizes = self.cfg["sizes"]
-            net = self.vp.Network(sizes, ["relu"] * (len(sizes) - 2) + ["softmax"], "cross_entropy",
-                                  seed=0, dtype=self.dtype)
-            self.models[optimizer] = (net, self.opts[optimizer](lr=LR[optimizer]))
+            out, loss = ("identity", "squared_error") if self.regress else ("softmax", "cross_entropy")
+            net = self.vp.Network(sizes, [self.act] * (len(sizes) - 2) + [out], loss, seed=0, dtype=self.dtype,
+                                  dropout=self.dropout if len(sizes) > 2 else 0.0)
+            self.models[optimizer] = (net, self.get_optimizer(optimizer, lr=LR[optimizer]))
         return self.models[optimizer]
 
     def train(self, optimizer):
         net, opt = self._model(optimizer)
-        self.fit(net, self.X, self.Y, optimizer=opt, epochs=1, batch_size=self.B, engine=self.engine)
+        self.fit(net, self.X, self.Y, optimizer=opt, epochs=1, batch_size=self.B, l2=self.l2, engine=self.engine)
 
     def predict(self):
         self._predict(self._model("sgd")[0], self.X_pred_cols)
@@ -104,18 +122,33 @@ class Torch(Contender):
         self.torch = torch
         self.Xt, self.yt = torch.from_numpy(self.X_rows), torch.from_numpy(self.y)
         self.Xt_pred = torch.from_numpy(self.X_pred)
-        self.loss = torch.nn.CrossEntropyLoss()
+        self.loss = torch.nn.MSELoss() if self.regress else torch.nn.CrossEntropyLoss()
 
     def _model(self, optimizer: str):
         if optimizer not in self.models:
-            nn, sizes = self.torch.nn, self.cfg["sizes"]
+            nn, optim, sizes = self.torch.nn, self.torch.optim, self.cfg["sizes"]
+            name, kwargs = TORCH_ACTIVATIONS[self.act]
             layers: list[Any] = []
             for n_prev, n_l in zip(sizes, sizes[1:]):
-                layers += [nn.Linear(n_prev, n_l), nn.ReLU()]
-            model = nn.Sequential(*layers[:-1])
-            cls = {"sgd": self.torch.optim.SGD, "adam": self.torch.optim.Adam}[optimizer]
+                layers += [nn.Linear(n_prev, n_l), getattr(nn, name)(**kwargs)]
+                if self.dropout:
+                    layers.append(nn.Dropout(self.dropout))
+            model = nn.Sequential(*layers[: -2 if self.dropout else -1]).to(getattr(self.torch, self.dtype))
+            weights = [p for p in model.parameters() if p.ndim == 2]
+            biases = [p for p in model.parameters() if p.ndim == 1]
+            groups = [{"params": weights, "weight_decay": self.l2 / self.B}, {"params": biases, "weight_decay": 0.0}]
+            opt = {"sgd": lambda g: optim.SGD(g, lr=LR["sgd"]),
+                   "momentum": lambda g: optim.SGD(g, lr=LR["momentum"], momentum=0.9),
+                   "nesterov": lambda g: optim.SGD(g, lr=LR["nesterov"], momentum=0.9, nesterov=True),
+                   "rmsprop": lambda g: optim.RMSprop(g, lr=LR["rmsprop"], alpha=0.99),
+                   "adam": lambda g: optim.Adam(g, lr=LR["adam"]),
+                   "adamw": lambda g: optim.AdamW(g, lr=LR["adamw"])}[optimizer]
+            if optimizer == "adamw":  # decoupled decay (0.01) of every parameter, as vecprop's AdamW on net.flat
+                if self.l2:
+                    raise ValueError("adamw with l2: PyTorch's AdamW has no coupled L2 term to match")
+                groups = [{"params": weights + biases}]
             run = self.torch.compile(model) if self.compiled else model
-            self.models[optimizer] = (model, run, cls(model.parameters(), lr=LR[optimizer]))
+            self.models[optimizer] = (model, run, opt(groups))
         return self.models[optimizer]
 
     def train(self, optimizer):
@@ -131,8 +164,12 @@ class Torch(Contender):
 
     def predict(self):
         model = self._model("sgd")[0]
+        model.eval()  # no dropout
         with self.torch.inference_mode():
-            self.torch.softmax(model(self.Xt_pred), dim=1)
+            out = model(self.Xt_pred)
+            if not self.regress:
+                self.torch.softmax(out, dim=1)
+        model.train()
 
 
 class TorchCompile(Torch):
@@ -145,36 +182,55 @@ class TorchCompile(Torch):
 
 
 class Sklearn(Contender):
-    """``MLPClassifier.partial_fit``: one epoch per call, plain SGD (momentum 0) or Adam, no L2."""
+    """``MLPClassifier``/``MLPRegressor.partial_fit``: one epoch per call, plain SGD (momentum 0) or Adam.
+
+    It has four of vecprop's activations, two of its optimizers and no dropout: other
+    configurations are skipped (inference only needs the activation).
+    """
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        from sklearn.neural_network import MLPClassifier
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-        self.MLPClassifier = MLPClassifier
-        self.dtype = cfg.get("dtype", "float32")
-        self.X = self.X_rows.astype(self.dtype, copy=False)  # float64: scikit-learn's default input
-        self.X_pred_d = self.X_pred.astype(self.dtype, copy=False)
+        self.cls = MLPRegressor if self.regress else MLPClassifier
+        self.X = self.X_rows  # fed in the configuration's dtype; scikit-learn then computes in it
         self.classes = np.arange(cfg["sizes"][-1])
 
+    def _activation(self) -> str:
+        if self.act not in SKLEARN_ACTIVATIONS:
+            raise NotImplementedError(f"scikit-learn has no {self.act} activation")
+        return SKLEARN_ACTIVATIONS[self.act]
+
     def _model(self, optimizer: str):
+        if optimizer not in ("sgd", "adam"):
+            raise NotImplementedError(f"scikit-learn has no {optimizer} solver")
         if optimizer not in self.models:
-            self.models[optimizer] = self.MLPClassifier(
-                hidden_layer_sizes=tuple(self.cfg["sizes"][1:-1]), activation="relu", solver=optimizer,
-                alpha=0.0, batch_size=self.B, learning_rate_init=LR[optimizer], momentum=0.0,
-                shuffle=True, random_state=0)
+            self.models[optimizer] = self.cls(
+                hidden_layer_sizes=tuple(self.cfg["sizes"][1:-1]), activation=self._activation(),
+                solver=optimizer, alpha=self.l2, batch_size=self.B, learning_rate_init=LR[optimizer],
+                momentum=0.0, shuffle=True, random_state=0)
         return self.models[optimizer]
 
-    def train(self, optimizer):
-        clf = self._model(optimizer)
-        clf.partial_fit(self.X, self.y, classes=self.classes)
+    def _partial_fit(self, clf) -> None:
+        if self.regress:
+            clf.partial_fit(self.X, self.y)
+        else:
+            clf.partial_fit(self.X, self.y, classes=self.classes)
         assert clf.coefs_[0].dtype == self.dtype, "scikit-learn changed the dtype it was fed"
 
+    def train(self, optimizer):
+        if self.dropout:
+            raise NotImplementedError("scikit-learn has no dropout")
+        self._partial_fit(self._model(optimizer))
+
     def predict(self):
-        clf = self._model("sgd")
-        if not hasattr(clf, "coefs_"):
-            clf.partial_fit(self.X, self.y, classes=self.classes)
-        clf.predict_proba(self.X_pred_d)
+        clf = self.models.get("predict")
+        if clf is None:  # one epoch of plain SGD, without dropout: inference needs fitted weights
+            clf = self.models["predict"] = self.cls(
+                hidden_layer_sizes=tuple(self.cfg["sizes"][1:-1]), activation=self._activation(),
+                solver="sgd", batch_size=self.B, learning_rate_init=LR["sgd"], momentum=0.0, random_state=0)
+            self._partial_fit(clf)
+        clf.predict(self.X_pred) if self.regress else clf.predict_proba(self.X_pred)
 
 
 class GemmBound(Contender):
@@ -186,14 +242,13 @@ class GemmBound(Contender):
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        rng, sizes, B = np.random.default_rng(2), cfg["sizes"], self.B
-        f32 = np.float32
-        self.Theta = [rng.standard_normal((n, p), dtype=f32) for p, n in zip(sizes, sizes[1:])]
+        rng, sizes, B, dt = np.random.default_rng(2), cfg["sizes"], self.B, np.dtype(self.dtype)
+        self.Theta = [rng.standard_normal((n, p)).astype(dt) for p, n in zip(sizes, sizes[1:])]
         self.dTheta = [np.empty_like(T) for T in self.Theta]
-        self.A = [self.X_rows[:B].T] + [rng.standard_normal((n, B), dtype=f32) for n in sizes[1:-1]]
-        self.Z = [np.empty((n, B), f32) for n in sizes[1:]]
-        self.dZ = [rng.standard_normal((n, B), dtype=f32) for n in sizes[1:]]
-        self.dA = [None] + [np.empty((n, B), f32) for n in sizes[1:-1]]
+        self.A = [self.X_rows[:B].T] + [rng.standard_normal((n, B)).astype(dt) for n in sizes[1:-1]]
+        self.Z = [np.empty((n, B), dt) for n in sizes[1:]]
+        self.dZ = [rng.standard_normal((n, B)).astype(dt) for n in sizes[1:]]
+        self.dA = [None] + [np.empty((n, B), dt) for n in sizes[1:-1]]
 
     def train(self, optimizer):
         for _ in range(self.cfg["steps"]):

@@ -1,4 +1,4 @@
-"""What the benchmark ran on: CPU, library versions, BLAS thread pools and kernel, load."""
+"""What the benchmark ran on: CPU, library versions, BLAS thread pools and kernel, memory bandwidth, load."""
 from __future__ import annotations
 
 import json
@@ -44,11 +44,34 @@ print(json.dumps({"gflops": 2 * n**3 / sorted(times)[3] / 1e9,
                   "threads": blas[0].get("num_threads") if blas else None}))
 """
 
+_STREAM = r"""
+import json, sys, threading, time
+import numpy as np
+n = int(sys.argv[1])  # float32 entries per array: several times the last-level cache
+a, b, c = np.ones(n, np.float32), np.ones(n, np.float32), np.zeros(n, np.float32)
+kernels = {"copy": (lambda s: np.copyto(c[s], a[s]), 2), "scale": (lambda s: np.multiply(a[s], 3.0, out=c[s]), 2),
+           "add": (lambda s: np.add(a[s], b[s], out=c[s]), 3)}  # (kernel on a slice, arrays it touches)
+
+def seconds(f, k):  # numpy's ufuncs release the GIL: k threads stream k parts at once
+    ts = [threading.Thread(target=f, args=(slice(i * n // k, (i + 1) * n // k),)) for i in range(k)]
+    t = time.perf_counter()
+    [th.start() for th in ts]
+    [th.join() for th in ts]
+    return time.perf_counter() - t
+
+out = {}
+for name, (f, arrays) in kernels.items():
+    for k in (1, 2):
+        out[f"{name}, {k} thread{'s' * (k > 1)}"] = arrays * 4 * n / min(seconds(f, k) for _ in range(5)) / 1e9
+print(json.dumps(out))
+"""
+
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def _run_json(code: str, env: dict[str, str] | None = None, timeout: float = 300) -> Any:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+def _run_json(code: str, env: dict[str, str] | None = None, timeout: float = 300, args: list[str] = ()) -> Any:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
     return json.loads(done.stdout)
@@ -97,3 +120,18 @@ def blas_probe() -> dict[str, Any]:
     stripped = {k: v for k, v in os.environ.items() if k not in BLAS_ENV}
     unset = _run_json(_PROBE, env=stripped)
     return {"set": {k: os.environ[k] for k in BLAS_ENV if k in os.environ}, "as_is": as_is, "unset": unset}
+
+
+def stream_bandwidth(quick: bool = False, tiny: bool = False) -> dict[str, Any]:
+    """Memory bandwidth in GB/s, STREAM's way: copy, scale and add over float32 arrays far larger than the cache.
+
+    Bytes counted are those the kernel reads and writes (not the write-allocate reads), each
+    kernel with one and two threads, best of 5; ``best`` is the highest, the machine's bandwidth
+    as numpy can use it. The limit of a training step charges the optimizer's unavoidable
+    traffic at this rate.
+    """
+    n = (1 if tiny else 8 if quick else 32) * 2**20  # 32 Mi floats = 128 MiB per array (4x a 32 MiB L3)
+    rates = _run_json(_STREAM, args=[str(n)])
+    if "error" in rates:
+        return {"best": None, **rates}
+    return {"best": max(rates.values()), "kernels": rates, "array_mib": 4 * n / 2**20}

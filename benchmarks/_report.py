@@ -1,49 +1,18 @@
-"""The benchmark's markdown section and PNG chart: throughput, speed-ups, the GEMM limit, the goals."""
+"""The benchmark's markdown section and PNG chart: throughput, speed-ups, the matrix, the limit, the goals."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
-from statistics import median
 from typing import Any
 
-BEGIN, END = "<!-- bench_speed:begin -->", "<!-- bench_speed:end -->"
+from _goals import (flops_per_example, goal_rows, limit_fraction, limit_ms, n_params, optimizer_ms, rate, speedup,
+                    spread, step_ms)
+
+BEGIN, END = "<!-- begin: make bench -->", "<!-- end: make bench -->"
+OLD_MARKERS = ("<!-- bench_speed:begin -->", "<!-- bench_speed:end -->")  # before issue 16: replaced in place
 RIVALS = ("torch", "torch-1thread", "torch-compile", "sklearn-f32", "sklearn-f64", "vecprop-readable")  # on the chart
-# (what, rival, configs, minimum speed-up of vecprop over the rival)
-GOALS: list[tuple[str, str, tuple[str, ...], float]] = [
-    ("training >= PyTorch CPU on every configuration", "torch", ("tiny", "mnist", "large", "xlarge"), 1.0),
-    (">= 5x PyTorch on tiny", "torch", ("tiny",), 5.0),
-    (">= 1.5x PyTorch on MNIST-size", "torch", ("mnist",), 1.5),
-    (">= 2.5x scikit-learn (float32) on tiny", "sklearn-f32", ("tiny",), 2.5),
-    (">= 1.6x scikit-learn (float32) on MNIST-size", "sklearn-f32", ("mnist",), 1.6),
-    (">= 1.2x scikit-learn (float32) on large", "sklearn-f32", ("large",), 1.2),
-    (">= 2x scikit-learn (float64) everywhere", "sklearn-f64", ("tiny", "mnist", "large", "xlarge"), 2.0),
-]
-BOUND_GOALS = {"mnist": 0.8, "large": 0.9, "xlarge": 0.9}  # step time within 1/x of the GEMM-only bound
-
-
-def flops_per_example(sizes: list[int]) -> int:
-    """About 6 sum_l n_l n_{l-1}: three products per layer (forward, (A), (D)), 2 FLOPs per multiply-add."""
-    return 6 * sum(n * p for p, n in zip(sizes, sizes[1:]))
-
-
-def _rate(result: dict[str, Any], label: str, what: str, best: bool = False) -> float | None:
-    return result["contenders"].get(label, {}).get("best_rate" if best else "rate", {}).get(what)
-
-
-def speedup(result: dict[str, Any], rival: str, what: str) -> float | None:
-    """vecprop's throughput over the rival's (> 1: vecprop is faster)."""
-    mine, theirs = _rate(result, "vecprop", what), _rate(result, rival, what)
-    return mine / theirs if mine and theirs else None
-
-
-def bound_fraction(result: dict[str, Any], opt: str, best: bool = False) -> float | None:
-    """GEMM-only step time / vecprop step time: 1.0 means vecprop does nothing but the products.
-
-    From the median epochs, or with ``best`` from each one's fastest epoch (noise only adds time).
-    """
-    bound, mine = _rate(result, "gemm-bound", opt, best), _rate(result, "vecprop", opt, best)
-    return bound and mine and mine / bound
 
 
 def _fmt(x: float | None, spec: str = ".0f", suffix: str = "") -> str:
@@ -73,59 +42,49 @@ def throughput_table(results: list[dict[str, Any]]) -> list[str]:
                    "predict ex/s", "vecprop ×", "peak RSS MiB (after imports)", "note"], rows)
 
 
-def limit_table(results: list[dict[str, Any]]) -> list[str]:
+def limit_table(results: list[dict[str, Any]], bandwidth: float | None) -> list[str]:
     rows = []
     for res in results:
         cfg = res["config"]
         f = flops_per_example(cfg["sizes"])
-        bound = _rate(res, "gemm-bound", "sgd")
-        cells = [cfg["name"], f"{f / 1e6:.2f}", _fmt(bound and cfg["batch"] / bound * 1e3, ".2f"),
-                 _fmt(bound and bound * f / 1e9, ".1f")]
+        gemm = step_ms(res, "gemm-bound", "sgd")
+        cells = [cfg["name"], f"{n_params(cfg['sizes']):,}", _fmt(gemm, ".2f"),
+                 _fmt(gemm and f * cfg["batch"] / gemm / 1e6, ".0f")]
         for opt in ("sgd", "adam"):
-            rate = _rate(res, "vecprop", opt)
-            cells += [_fmt(rate and cfg["batch"] / rate * 1e3, ".2f"), _fmt(rate and rate * f / 1e9, ".1f"),
-                      f"{_fmt(bound_fraction(res, opt), '.2f')} ({_fmt(bound_fraction(res, opt, best=True), '.2f')})"]
+            cells += [_fmt(optimizer_ms(res, opt, bandwidth), ".3f"), _fmt(limit_ms(res, opt, bandwidth), ".2f"),
+                      _fmt(step_ms(res, "vecprop", opt), ".2f"),
+                      f"{_fmt(limit_fraction(res, opt, bandwidth), '.2f')} "
+                      f"({_fmt(limit_fraction(res, opt, bandwidth, best=True), '.2f')})"]
         rows.append(cells)
-    return _table(["configuration", "MFLOP / example", "GEMM-only step ms", "GEMM-only GFLOP/s",
-                   "vecprop SGD step ms", "GFLOP/s", "fraction of bound (best epochs)", "vecprop Adam step ms",
-                   "GFLOP/s", "fraction of bound (best epochs)"], rows)
+    return _table(["configuration", "parameters", "GEMM-only step ms", "GEMM GFLOP/s", "SGD traffic ms", "SGD limit ms",
+                   "vecprop SGD ms", "limit / step (best epochs)", "Adam traffic ms", "Adam limit ms",
+                   "vecprop Adam ms", "limit / step (best epochs)"], rows)
 
 
-def goal_rows(results: list[dict[str, Any]]) -> list[list[str]]:
-    by_name = {r["config"]["name"]: r for r in results}
+def matrix_table(matrix: list[dict[str, Any]]) -> list[str]:
     rows = []
-    for what, rival, configs, target in GOALS:
-        got = {(c, o): speedup(by_name[c], rival, o) for c in configs if c in by_name for o in ("sgd", "adam")}
-        rows.append(_goal(what, got, target))
-    got = {}
-    for c, res in by_name.items():
-        for o in ("sgd", "adam"):
-            ups = [u for u in (speedup(res, r, o) for r in ("torch", "torch-compile", "torch-1thread")) if u]
-            got[(c, o)] = min(ups) if ups else None
-    rows.append(_goal("(stricter) >= the fastest PyTorch variant measured, eager or compiled", got, 1.0))
-    got = {}
-    for c, res in by_name.items():
-        for o in ("sgd", "adam"):
-            mine, theirs = _rate(res, "vecprop-1thread", o), _rate(res, "torch-1thread", o)
-            got[(c, o)] = mine / theirs if mine and theirs else None
-    rows.append(_goal("(contention-robust) one thread each: vecprop-1thread >= torch-1thread", got, 1.0))
-    for c, target in BOUND_GOALS.items():
-        if c in by_name:
-            got = {(c, o): bound_fraction(by_name[c], o) for o in ("sgd", "adam")}
-            rows.append(_goal(f"{c}: step time within 1/{target} of the GEMM-only bound", got, target))
-    got = {}
-    for c, res in by_name.items():
-        mine, theirs = (res["contenders"].get(k, {}).get("peak_rss_mb") for k in ("vecprop", "torch"))
-        got[(c, "RSS")] = theirs / mine if mine and theirs else None
-    rows.append(_goal("peak memory <= PyTorch's (torch RSS / vecprop RSS)", got, 1.0))
-    return rows
+    for res in matrix:
+        cfg, opt = res["config"], res["optimizer"]
+        extras = [f"dropout {cfg['dropout']}" if cfg.get("dropout") else "", f"L2 {cfg['l2']}" if cfg.get("l2") else "",
+                  "regression" if cfg.get("task") == "regress" else "", cfg.get("dtype", "") if cfg.get("dtype") == "float64"
+                  else ""]
+        mine, torch = res["contenders"].get("vecprop", {}), res["contenders"].get("torch", {})
+        notes = "; ".join(str(r.get("error") or r.get("predict", {}).get("note") or "")
+                          for k, r in res["contenders"].items() if r.get("error") or r.get("predict", {}).get("note"))
+        rows.append([cfg["name"], f"`{'-'.join(map(str, cfg['sizes']))}`", str(cfg["batch"]), cfg.get("activation", "relu"),
+                     ", ".join(e for e in extras if e) or "—", opt, _fmt(step_ms(res, "vecprop", opt), ".3f"),
+                     _fmt(step_ms(res, "torch", opt), ".3f"), _speed(res, "torch", opt), _fmt(rate(res, "vecprop", "predict")),
+                     _speed(res, "torch", "predict"), _speed(res, "sklearn", "predict"),
+                     f"{_fmt(mine.get('peak_rss_mb'))} / {_fmt(torch.get('peak_rss_mb'))}", notes])
+    return _table(["configuration", "network", "batch", "hidden", "extras", "optimizer", "vecprop step ms",
+                   "PyTorch step ms", "training ×", "predict ex/s", "× PyTorch", "× scikit-learn", "peak RSS MiB "
+                   "vecprop / PyTorch", "note"], rows)
 
 
-def _goal(what: str, got: dict[tuple[str, str], float | None], target: float) -> list[str]:
-    known = {k: v for k, v in got.items() if v is not None}
-    measured = ", ".join(f"{c} {o}: {v:.2f}" for (c, o), v in known.items()) or "not measured"
-    verdict = "—" if not known else ("met" if min(known.values()) >= target else "**missed**")
-    return [what, measured, verdict]
+def _speed(res: dict[str, Any], rival: str, what: str) -> str:
+    """vecprop's speed-up over ``rival`` with the range of the per-round ratios."""
+    up, lohi = speedup(res, rival, what), spread(res, rival, what)
+    return "—" if up is None else f"{up:.2f}x" + (f" ({lohi[0]:.2f}–{lohi[1]:.2f})" if lohi else "")
 
 
 def machine_lines(meta: dict[str, Any]) -> list[str]:
@@ -147,6 +106,11 @@ def machine_lines(meta: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"- OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not set: OpenBLAS picks its kernel itself "
                      f"({as_is.get('kernel')}; 1024² float32 GEMM {_fmt(as_is.get('gflops'), '.1f')} GFLOP/s).")
+    bw = meta.get("bandwidth", {})
+    kernels = ", ".join(f"{k} {v:.1f}" for k, v in bw.get("kernels", {}).items())
+    lines.append(f"- Memory bandwidth (STREAM-style, float32 arrays of {_fmt(bw.get('array_mib'))} MiB, best of 5, "
+                 f"GB/s): {kernels or bw.get('error', 'not measured')}; the limit below uses the best, "
+                 f"{_fmt(bw.get('best'), '.1f')} GB/s.")
     lines.append("- Thread pools with numpy, scikit-learn (and so scipy) and torch loaded in one process "
                  "(`threadpoolctl.threadpool_info()`); each contender ran in its own process:")
     pools = m.get("threadpools")
@@ -181,34 +145,64 @@ def compile_lines(results: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def render(results: list[dict[str, Any]], meta: dict[str, Any], chart: Path, out: Path) -> str:
-    meta = {**meta, "results": results}
+def render(results: list[dict[str, Any]], matrix: list[dict[str, Any]], meta: dict[str, Any], chart: Path,
+           out: Path) -> str:
+    meta = {**meta, "results": results + matrix}
+    bandwidth = meta.get("bandwidth", {}).get("best")
     cfg_lines = [f"- {r['config']['name']}: `{'-'.join(map(str, r['config']['sizes']))}`, batch "
                  f"{r['config']['batch']}, {r['config']['steps']} steps per epoch, {r['config']['rounds']} timed "
                  f"epochs after one warm-up per contender and optimizer; predict on {r['config']['predict_m']} examples"
                  for r in results]
+    if matrix:
+        c = matrix[0]["config"]
+        cfg_lines.append(f"- the matrix: {len(matrix)} configurations, {c['rounds']} timed epochs each after one "
+                         f"warm-up; predict on {c['predict_m']} examples")
     rel = os.path.relpath(chart, out.parent)
     parts = [BEGIN, "## Results (generated)", "",
-             "*This section is rewritten by `benchmarks/bench_speed.py`; edit the text around it instead.*", "",
+             "*This section is rewritten by `make bench` (`benchmarks/bench_speed.py`); edit the text around it "
+             "instead.*", "",
              "### Machine and run", *machine_lines(meta), "", "### Configurations", *cfg_lines, "",
+             "### Goals",
+             "Each goal is judged on the worst configuration it covers (median epochs; in parentheses the lowest "
+             "and highest per-round ratio: each round timed both contenders back to back).", "",
+             *_table(["goal", "measured (speed-up, or fraction)", "verdict"], goal_rows(results, matrix, bandwidth)), "",
              "### Throughput (training examples per second, medians) and vecprop's speed-up",
              "`vecprop ×` is vecprop's throughput divided by the contender's: above 1, vecprop is faster.", "",
              *throughput_table(results), "", f"![vecprop's speed-up over each contender]({rel})", "",
-             "### The limit: the step's matrix products alone",
+             "### The limit: the step's matrix products and the optimizer's memory traffic",
              "`GEMM-only` times the three products per layer (minus dA[0]) of one step with numpy's BLAS, in the "
-             "same run; FLOP/s use 6 Σ n_l n_(l-1) FLOPs per example. `fraction of bound` = GEMM-only step time "
-             "/ vecprop step time.", "", *limit_table(results), "",
-             "### Goals", *_table(["goal", "measured (speed-up, or fraction)", "verdict"], goal_rows(results)), "",
-             "### torch.compile", *(compile_lines(results) or ["- not run"]), "", END]
+             "same run; `traffic` is what the optimizer must read and write once per step (SGD: weights, gradient, "
+             "weights; Adam: weights, gradient, two moments read, weights and two moments written) at the measured "
+             "stream bandwidth; the limit is their sum. `limit / step` = limit / vecprop's step time.", "",
+             *limit_table(results, bandwidth), "",
+             "### The matrix: configurations a user may pick, against PyTorch (2 threads)",
+             "Training: the row's optimizer, one epoch per timing; `training ×` is vecprop's speed-up over PyTorch "
+             "(median, and the range of per-round ratios). Inference: probabilities (regression: outputs) for a batch "
+             "of rows; scikit-learn in the row's dtype, where it has the activation.", "",
+             *matrix_table(matrix), "",
+             *(["### torch.compile", *compile_lines(results), ""] if compile_lines(results) else []), END]
     return "\n".join(parts) + "\n"
 
 
-def write_report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path, chart: Path) -> None:
-    """Replace the generated section of ``out`` (or create the file); the text around it is kept."""
-    section = render(results, meta, chart, out)
+def write_report(results: list[dict[str, Any]], matrix: list[dict[str, Any]], meta: dict[str, Any], out: Path,
+                 chart: Path) -> None:
+    """Replace the generated section of ``out`` (or append it); the text around it is kept.
+
+    The section runs from a line that is exactly the begin marker to a line that is exactly the
+    end marker (the markers quoted in prose do not count); a file with more than one such pair,
+    or half of one, is refused rather than guessed at.
+    """
+    section = render(results, matrix, meta, chart, out)
     old = out.read_text() if out.exists() else "# Benchmarks\n\n"
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + section + old[old.index(END) + len(END) + 1 :]
+    for begin, end in ((BEGIN, END), OLD_MARKERS):
+        starts = [m.start() for m in re.finditer(rf"^{re.escape(begin)}$", old, re.M)]
+        ends = [m.end() for m in re.finditer(rf"^{re.escape(end)}\n?", old, re.M)]
+        if len(starts) > 1 or len(ends) > 1 or len(starts) != len(ends) or (starts and ends[0] < starts[0]):
+            raise ValueError(f"{out}: expected one line {begin!r} followed by one line {end!r}; "
+                             f"found {len(starts)} and {len(ends)}")
+        if starts:
+            new = old[: starts[0]] + section + old[ends[0]:]
+            break
     else:
         new = old.rstrip("\n") + "\n\n" + section
     _atomic_write(out, new.encode())
@@ -265,4 +259,4 @@ def write_chart(results: list[dict[str, Any]], path: Path) -> None:
         plt.close(fig)
 
 
-__all__ = ["flops_per_example", "speedup", "bound_fraction", "render", "write_report", "write_chart", "median"]
+__all__ = ["render", "write_report", "write_chart"]

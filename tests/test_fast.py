@@ -12,6 +12,8 @@ from vecprop.activations import ACTIVATIONS, Activation
 from vecprop.fast import FastPath
 from vecprop.optimizers import SGD, Adam
 from vecprop.metrics import evaluate, n_correct
+from vecprop._checks import as_columns
+from vecprop.inference import chunk_size
 from vecprop.training import ENGINES, fit, predict, validation_logs
 
 # output activation + loss: fused (dZ = A - Y) and through (5) and (C)
@@ -93,7 +95,9 @@ def test_dropout_draws_the_same_masks_and_consumes_the_same_randomness():
 
 def test_no_dropout_without_rng():
     net, X, Y = _problem("relu", "softmax", "cross_entropy", "float64", dropout=0.5)
-    np.testing.assert_array_equal(FastPath(net).forward(X), net.forward(X))
+    # to the last bits (the softmax's column sums are a product here, a reduction there); a dropped
+    # unit (p = 0.5) would change A[L] by far more
+    np.testing.assert_allclose(FastPath(net).forward(X), net.forward(X), rtol=1e-15, atol=1e-16)
 
 
 class _DoubledReLU(Activation):
@@ -284,7 +288,7 @@ def test_predict_and_validation_logs_agree_with_the_readable_forward(hidden, out
     A_read = net.forward(X)  # the derivation line by line, whole set, no rng: no dropout
     J_read = net.cached_cost(Y, l2=l2)
     task = TASK_OF_OUTPUT.get(loss, "regression")
-    for chunk in (50, 16):  # one chunk; four chunks, the last of 2 columns
+    for chunk in (None, 50, 16):  # chunk_size(net); one chunk; four chunks, the last of 2 columns
         A_fast = predict(net, X, batch_size=chunk)
         assert A_fast.shape == A_read.shape and A_fast.dtype == net.dtype
         np.testing.assert_allclose(A_fast, A_read, rtol=0, atol=tol * float(np.abs(A_read).max()),
@@ -309,6 +313,24 @@ def test_predict_checks_X_once_at_the_boundary():
             predict(net, X, batch_size=bad_size)
         with pytest.raises(ValueError, match="chunk must be a positive integer"):
             validation_logs(net, X, vp.one_hot(np.zeros(23, int), 4), chunk=bad_size)
+
+
+def test_chunk_size_is_smaller_only_for_networks_that_fit_the_cache():
+    small = vp.Network([64, 32, 10], ["relu", "softmax"], "cross_entropy")
+    mnist = vp.Network([784, 256, 128, 10], ["relu", "relu", "softmax"], "cross_entropy")
+    assert chunk_size(small) == 2048 and chunk_size(mnist) == 4096
+    assert chunk_size(small.astype("float64")) == 2048 and chunk_size(vp.Network([200, 60, 2], ["relu", "softmax"],
+                                                                                   "cross_entropy")) == 4096
+
+
+def test_finite_entries_whose_sum_overflows_are_accepted():
+    """The boundary's finiteness check sums X first: an overflowing sum must fall back, not refuse."""
+    X = np.full((3, 5), 3e38, np.float32)
+    assert as_columns(X, 3, np.dtype(np.float32)) is X
+    for bad in (np.inf, -np.inf, np.nan):
+        X[1, 2] = bad
+        with pytest.raises(ValueError, match=r"non-finite value .* at row 1, column \(example\) 2"):
+            as_columns(X, 3, np.dtype(np.float32))
 
 
 def test_validation_targets_are_checked_once_at_the_boundary():

@@ -29,7 +29,7 @@ def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndar
         elif X.ndim == 1 and X.shape[0] == n_0:
             hint = f" For one example use {name}.reshape(-1, 1)."
         raise ValueError(f"{name} must be (n_0={n_0}, m) with m >= 1; got {X.shape}.{hint}")
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         r, c = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{name} contains a non-finite value ({X[r, c]}) at row {r}, column (example) {c}")
     return X
@@ -49,9 +49,21 @@ def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
             hint = (" For class labels use vecprop.one_hot(y, n_classes);"
                     " for one output use Y.reshape(1, -1).")
         raise ValueError(f"Y must be (n_L={n_L}, m={m}) to match A[L]; got {Y.shape}.{hint}")
-    if not np.isfinite(Y).all():
+    if not all_finite(Y):
         raise ValueError("Y contains NaN or inf")
     return Y
+
+
+def all_finite(X: np.ndarray) -> bool:
+    """No NaN or inf in the float array X: its sum is finite (one pass, no copy), else entry by entry.
+
+    A NaN or inf makes the sum NaN or inf; a finite sum proves every entry finite. Only when the
+    sum is not finite (a bad entry, or finite entries whose sum overflows) is each entry tested,
+    with a boolean array as large as X. scikit-learn checks its input the same way.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, or an overflowing sum, is a "maybe"
+        total = np.add.reduce(X, axis=None)
+    return bool(math.isfinite(total)) or bool(np.isfinite(X).all())
 
 
 def check_sizes(sizes: object) -> tuple[int, ...]:

@@ -196,7 +196,7 @@ class DataParallel:
         return float(buf[self.n]), float(buf[self.n + 1])
 
     def outputs(self, net: "Network", X: np.ndarray, Y: np.ndarray | None = None, w: np.ndarray | None = None,
-                chunk: int = 4096) -> tuple[np.ndarray, float]:
+                chunk: int | None = None) -> tuple[np.ndarray, float]:
         """``inference.outputs`` for all of X: each rank runs its block of columns; all receive all."""
         m, n_L = X.shape[1], net.sizes[-1]
         lo, hi = shard_bounds(m, self.rank, self.size)

@@ -1,8 +1,8 @@
-"""Gradient-descent optimizers (torch.optim semantics), gradient clipping and the optimizer registry."""
-
+"""Gradient-descent optimizers (torch.optim semantics) and their registry; clipping lives in ``clipping``."""
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 from typing import Any
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from ._checks import check_bool, check_int, check_real
 from ._registry import Registry
+from .clipping import clip_grad_norm, clip_grad_value
 
 StateDict = dict[str, "np.ndarray | float | int | list[np.ndarray]"]
 
@@ -47,6 +48,8 @@ class Optimizer:
         self._state: dict[str, list[np.ndarray]] = {key: [] for key in self._state_keys()}
         self._work: list[tuple[np.ndarray, np.ndarray]] = []  # per param: two scratch buffers of one block
         self._param_state: list[dict[str, np.ndarray]] = []  # per param: its state arrays by key
+        self._shapes: list[tuple] | None = None  # (shape, dtype) of the params the state is for
+        self._zeros: list[np.ndarray] = []  # per param: a block of zeros, for step(keep=)'s check
 
     def _state_keys(self) -> tuple[str, ...]:
         return ()
@@ -55,7 +58,7 @@ class Optimizer:
         names = list(inspect.signature(type(self).__init__).parameters)[1:]
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in names)})"
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], keep: list[np.ndarray] | None = None) -> None:
         """Update every ``params[i]`` in place from ``grads[i]`` (same shape and dtype).
 
         Parameters
@@ -64,26 +67,63 @@ class Optimizer:
             ``Theta`` and ``b`` arrays of any shapes, or one flat 1-D buffer; updated in place.
         grads : list of ndarray
             ``dTheta``, ``db`` aligned with ``params``; never modified.
+        keep : list of ndarray, optional
+            Buffers like ``params`` that make the step all or nothing: each block of a parameter
+            is copied there just before its update (while it is in the CPU cache) and checked just
+            after it. If a weight became NaN or inf, or numpy raised FloatingPointError, the blocks
+            this step updated are restored and FloatingPointError is raised: the parameters hold
+            their values from before the step (the state arrays do not).
         """
+        shapes = [(p.shape, p.dtype) for p in params]
+        if shapes != self._shapes or [(g.shape, g.dtype) for g in grads] != shapes:
+            self._check(params, grads)
+            if shapes != self._shapes:  # first step, after load_state_dict, or other params
+                self._allocate(params)
+                self._shapes = shapes
+        if keep is not None:
+            if [(k.shape, k.dtype) for k in keep] != shapes:
+                raise ValueError("keep must hold one buffer like each parameter (same shapes and dtypes)")
+            if not self._zeros:  # a block of zeros per parameter: finiteness in one dot product
+                self._zeros = [np.zeros(math.prod(w.shape), w.dtype) for w, _ in self._work]
+        self.t += 1
+        done = 0  # blocks updated so far, in the order of _blocks
+        try:
+            for T, dT, state, work, K, zeros in self._blocks(params, grads, keep):
+                if K is not None:
+                    np.copyto(K, T)
+                done += 1
+                self._update(T, dT, state, work)
+                # one dot with zeros: NaN iff an entry is not finite (T . T could overflow for finite T)
+                if K is not None and not math.isfinite(float(np.dot(T.reshape(-1) if T.ndim != 1 else T, zeros))):
+                    raise FloatingPointError("non-finite weights after the step")
+        except FloatingPointError:
+            if keep is not None:
+                for T, _, _, _, K, _ in itertools.islice(self._blocks(params, grads, keep), done):
+                    np.copyto(T, K)
+            raise
+
+    @staticmethod
+    def _check(params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} params but {len(grads)} grads")
         for i, (Theta, dTheta) in enumerate(zip(params, grads)):
             if Theta.shape != dTheta.shape or Theta.dtype != dTheta.dtype:
                 raise ValueError(f"grads[{i}] is {dTheta.shape} {dTheta.dtype}; params[{i}] is "
                                  f"{Theta.shape} {Theta.dtype}: they must match")
-        if len(self._work) != len(params):  # first step, after load_state_dict, or a new param list
-            self._allocate(params)
-        self.t += 1
+
+    def _blocks(self, params: list[np.ndarray], grads: list[np.ndarray], keep: list[np.ndarray] | None):
+        """(Theta, dTheta, state, work, keep, zeros) views, about ``_block_bytes`` of each array at a time."""
         for i, (Theta, dTheta) in enumerate(zip(params, grads)):
-            state, work = self._param_state[i], self._work[i]
+            state, work, zeros = self._param_state[i], self._work[i], self._zeros[i] if self._zeros else None
+            K = None if keep is None else keep[i]
             if work[0].shape == Theta.shape:  # the whole parameter is one block
-                self._update(Theta, dTheta, state, work)
+                yield Theta, dTheta, state, work, K, zeros
                 continue
             rows = len(work[0])
             for a in range(0, len(Theta), rows):
                 blk, n = slice(a, a + rows), min(rows, len(Theta) - a)
-                self._update(Theta[blk], dTheta[blk], {key: s[blk] for key, s in state.items()},
-                             (work[0][:n], work[1][:n]))
+                yield (Theta[blk], dTheta[blk], {key: s[blk] for key, s in state.items()}, (work[0][:n], work[1][:n]),
+                       None if K is None else K[blk], None if zeros is None else zeros[: Theta[blk].size])
 
     def _update(self, Theta: np.ndarray, dTheta: np.ndarray, state: dict[str, np.ndarray],
                 work: tuple[np.ndarray, np.ndarray]) -> None:
@@ -107,6 +147,7 @@ class Optimizer:
             rows = max(1, min(len(Theta), self._block_bytes // max(row_bytes, 1))) if Theta.ndim else 0
             shape = (rows, *Theta.shape[1:]) if Theta.ndim else ()
             self._work.append((np.empty(shape, Theta.dtype), np.empty(shape, Theta.dtype)))
+        self._zeros = []
 
     def _gradient(self, Theta: np.ndarray, dTheta: np.ndarray, d: np.ndarray) -> np.ndarray:
         """The gradient the update follows, after weight decay.
@@ -148,7 +189,7 @@ class Optimizer:
         self.t = t
         self.lr = check_real("state_dict['lr']", d["lr"], 0.0)
         self._state = {key: [np.array(a, copy=True) for a in d[key]] for key in self._state}  # type: ignore[union-attr]
-        self._work = []
+        self._work, self._shapes = [], None
 
 
 class SGD(Optimizer):
@@ -374,30 +415,3 @@ def defaults(name: str) -> dict[str, Any]:
 def default_lr(name: str) -> float:
     """The learning rate ``get_optimizer(name)`` uses when none is given."""
     return float(defaults(name)["lr"])
-
-
-def clip_grad_norm(grads: list[np.ndarray], max_norm: float, error_if_nonfinite: bool = False) -> float:
-    """Scale all grads in place so that their global 2-norm is at most ``max_norm``; return the norm before.
-
-    Notes
-    -----
-    As ``torch.nn.utils.clip_grad_norm_``: ``N = sqrt(sum_i ||dTheta_i||^2)`` and every grad is
-    multiplied by ``min(1, max_norm / (N + 1e-6))``. A non-finite ``N`` raises if
-    ``error_if_nonfinite``, else propagates into the grads as in torch.
-    """
-    max_norm = check_real("max_norm", max_norm, 0.0, lo_open=True)
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-    if not math.isfinite(total) and error_if_nonfinite:
-        raise ValueError(f"the global gradient norm is {total}; cannot clip non-finite gradients")
-    coef = max_norm / (total + 1e-6)
-    if not coef >= 1.0:  # also true for a NaN coefficient, which torch propagates
-        for g in grads:
-            g *= coef
-    return total
-
-
-def clip_grad_value(grads: list[np.ndarray], clip_value: float) -> None:
-    """Clamp every gradient entry in place to ``[-clip_value, clip_value]`` (``torch.nn.utils.clip_grad_value_``)."""
-    clip_value = check_real("clip_value", clip_value, 0.0, lo_open=True)
-    for g in grads:
-        np.clip(g, -clip_value, clip_value, out=g)

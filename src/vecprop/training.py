@@ -18,7 +18,7 @@ from .inference import checked_set, checked_validation, outputs, predict, set_lo
 from .lbfgs import LBFGS, fit_lbfgs
 from .metrics import correct, evaluate, labels, task_of
 from .network import Network
-from .optimizers import clip_grad_norm, clip_grad_value, get_optimizer
+from .optimizers import Optimizer, clip_grad_norm, clip_grad_value, get_optimizer
 
 __all__ = ["fit", "predict", "validation_logs", "batches", "TrainingDiverged", "TrainingSet", "OneProcess",
            "ENGINES"]
@@ -78,6 +78,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     first = _resume(resume, state, cbs.callbacks) if resume is not None else 0
     procs = OneProcess(net, rng) if comm is None else _data_parallel(comm, net, rng, data, epochs, batch_size, shuffle)
     l2_share, step = l2 / procs.size, _Step(net, opt, state, clip_norm, clip_value)
+    on_batch_end = _batch_hooks(cbs)
     cbs.on_train_begin(state)
     for state.epoch in range(first, epochs):
         drop_rng, sums = procs.dropout_rng(state.epoch), _EpochSums()
@@ -96,7 +97,8 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
                 step(J, procs.grad)  # clip, step, check
             sums.add(J, n_ok, m)
             state.batch_cost = J
-            cbs.on_batch_end(state)
+            for hook in on_batch_end:
+                hook(state)
         state.logs = sums.logs(net, opt, data, procs, l2)
         cbs.on_epoch_end(state)
         state.stop = procs.agree(state.stop)  # one process decides for all
@@ -226,32 +228,49 @@ class _EpochSums:
 
 
 class _Step:
-    """Clip, step and check one update; as a context, it undoes a step that went non-finite.
+    """Clip, step and check one update; as a context, it turns a non-finite number into TrainingDiverged.
 
-    On a FloatingPointError (ours, or numpy's under ``np.seterr(all="raise")``) anywhere in the
-    ``with`` block the weights from before it are restored and TrainingDiverged is raised.
+    The guarantee: on a FloatingPointError (ours, or numpy's under ``np.seterr(all="raise")``)
+    anywhere in the ``with`` block, the network keeps the weights it had before the step. A
+    vecprop optimizer makes its step all or nothing (``Optimizer.step(keep=)``: each block of
+    weights copied while it is in the cache and checked after its update), so no step starts
+    with a copy of every weight or ends with a pass over them; any other optimizer object gets
+    that copy and that pass.
     """
 
     def __init__(self, net: Network, opt: Any, state: TrainState, clip_norm: float | None,
                  clip_value: float | None) -> None:
         self.net, self.opt, self.state, self.clip_norm, self.clip_value = net, opt, state, clip_norm, clip_value
         self.last_good = np.empty_like(net.flat)
+        self.all_or_nothing = isinstance(opt, Optimizer) and type(opt).step is Optimizer.step
 
     def __call__(self, J: float, grad: np.ndarray) -> None:
-        _check_finite(J, grad)
+        if not math.isfinite(J):
+            raise FloatingPointError(f"non-finite cost {J}")
         if self.clip_value is not None:
+            _check_finite(grad)  # clipping would turn an infinite gradient into a finite one
             clip_grad_value([grad], self.clip_value)
         if self.clip_norm is not None:
             clip_grad_norm([grad], self.clip_norm)
-        self.opt.step([self.net.flat], [grad])  # step
-        _check_finite(0.0, self.net.flat, what="weights after the step")
+        if self.all_or_nothing:  # a non-finite gradient makes non-finite weights, which the step undoes
+            try:
+                self.opt.step([self.net.flat], [grad], keep=[self.last_good])
+            except FloatingPointError:
+                _check_finite(grad)  # name the cause when it was the gradient
+                raise
+        else:
+            _check_finite(grad)
+            self.opt.step([self.net.flat], [grad])
+            _check_finite(self.net.flat, what="weights after the step")
 
     def __enter__(self) -> None:
-        self.last_good[...] = self.net.flat
+        if not self.all_or_nothing:
+            self.last_good[...] = self.net.flat
 
     def __exit__(self, kind: Any, err: Any, tb: Any) -> None:
         if kind is not None and issubclass(kind, FloatingPointError):
-            self.net.flat[...] = self.last_good
+            if not self.all_or_nothing:
+                self.net.flat[...] = self.last_good
             epoch, batch, lr = self.state.epoch + 1, self.state.batch + 1, float(self.opt.lr)
             raise TrainingDiverged(f"training diverged at epoch {epoch}, batch {batch} (lr {lr:g}): {err}; the network "
                                    f"keeps its last finite weights. Try a smaller learning rate"
@@ -259,12 +278,19 @@ class _Step:
                                    epoch=epoch, batch=batch, lr=lr, cause=str(err)) from None
 
 
-def _check_finite(J: float, v: np.ndarray, what: str = "gradient") -> None:
-    """One dot product: NaN or inf anywhere in v makes it non-finite."""
-    if not math.isfinite(J):
-        raise FloatingPointError(f"non-finite cost {J}")
-    if not math.isfinite(float(np.dot(v, v))):
+def _finite(v: np.ndarray) -> bool:
+    """One dot product: NaN or inf anywhere in v makes it non-finite (so may finite entries above ~1e19)."""
+    return math.isfinite(float(np.dot(v, v)))
+
+
+def _check_finite(v: np.ndarray, what: str = "gradient") -> None:
+    if not _finite(v):
         raise FloatingPointError(f"non-finite {what}")
+
+
+def _batch_hooks(cbs: CallbackList) -> list[Any]:
+    """The callbacks' ``on_batch_end`` methods that do something, in order: called every step."""
+    return [cb.on_batch_end for cb in cbs.callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
 
 
 def _callbacks(schedule: Any, callbacks: Sequence[Callback]) -> CallbackList:
