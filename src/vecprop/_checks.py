@@ -11,6 +11,7 @@ def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndar
     """X as a finite (n_0, m) array of the network's dtype; examples are columns."""
     if not hasattr(X, "shape") and not isinstance(X, (list, tuple)):
         raise TypeError(f"{name} must be a 2-D array of shape (n_0={n_0}, m); got {type(X).__name__}")
+    _not_complex(X, name)
     try:
         X = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError) as e:
@@ -30,6 +31,7 @@ def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndar
 
 def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
     """Y as a finite (n_L, m) array matching A[L]."""
+    _not_complex(Y, "Y")
     try:
         Y = np.asarray(Y, dtype=dtype)
     except (TypeError, ValueError) as e:
@@ -45,6 +47,13 @@ def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
     if not np.isfinite(Y).all():
         raise ValueError("Y contains NaN or inf")
     return Y
+
+
+def _not_complex(a: object, name: str) -> None:
+    """Complex numbers would lose their imaginary part, silently, on the way to float."""
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name} holds complex numbers; the network computes with real numbers (take .real or "
+                        "abs() yourself if that is what you mean)")
 
 
 def check_sizes(sizes: object) -> tuple[int, ...]:
@@ -98,6 +107,13 @@ def check_int(name: str, value: Any, lo: int | None = None, *, hint: str = "") -
         want = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(lo, f"an integer >= {lo}")
         raise ValueError(f"{name} must be {want}{hint}; got {value!r}")
     return int(value)
+
+
+def make_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``seed`` itself when it is a numpy Generator, else ``default_rng(seed)`` for an integer >= 0."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(check_int(name, seed, 0, hint=" or a numpy Generator"))
 
 
 def check_bool(name: str, value: Any) -> bool:
