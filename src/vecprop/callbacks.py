@@ -155,10 +155,11 @@ class EarlyStopping(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "best_flat": self.best_flat}
+                "best_flat": self.best_flat, "stopped_epoch": self.stopped_epoch}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.best, self.best_epoch, self.wait = float(d["best"]), int(d["best_epoch"]), int(d["wait"])
+        self.stopped_epoch = int(d.get("stopped_epoch", -1))
         self.best_flat = None if d.get("best_flat") is None else np.array(d["best_flat"])
 
 
@@ -254,7 +255,8 @@ def checkpoint_fields(state: TrainState, stateful: Sequence[Callback] = (),
     return dict(optimizer_state=_flatten_states(state.optimizer.state_dict(), extra_state),
                 schedule_state=None if state.schedule is None else state.schedule.state_dict(),
                 rng_state=state.rng.bit_generator.state, epoch=state.epoch + 1,
-                extra={**(extra or {}), "history": list(state.history.records if state.history else [])})
+                extra={**(extra or {}), "history": list(state.history.records if state.history else []),
+                       "stopped": bool(state.stop)})  # a callback ended the run here: resuming must not go on
 
 
 def save_state(path: Path, state: TrainState, stateful: Sequence[Callback] = (),

@@ -8,7 +8,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_int, check_real, make_rng
 from .callbacks import (
     Callback, CallbackList, Checkpoint, History, LRScheduler, TrainState, optimizer_config, split_states,
 )
@@ -63,13 +63,15 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     ("binary", "multiclass", "multilabel", "regression") chooses the metrics; by default the loss
     implies it (``metrics.task_of``), so pass it for a classifier trained with squared error.
     """
+    l2 = check_real("l2", l2, 0.0)
+    _check_hooks(optimizer, schedule, callbacks)
     if optimizer == "lbfgs" or isinstance(optimizer, LBFGS):  # full batch: its own loop, the same callbacks
         return fit_lbfgs(net, X, Y, optimizer, sample_weight=sample_weight, epochs=epochs, l2=l2,
                          validation=validation, callbacks=callbacks, engine=engine, comm=comm,
                          schedule=schedule, resume=resume, clip_norm=clip_norm, clip_value=clip_value, task=task)
     data = TrainingSet(net, X, Y, sample_weight, validation, epochs=epochs, batch_size=batch_size, task=task)
     opt = get_optimizer(optimizer, **({} if lr is None else {"lr": lr})) if isinstance(optimizer, str) else optimizer
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = make_rng(seed)
     cbs = _callbacks(schedule, callbacks)
     path = make_engine(net, engine)
     state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=cbs.callbacks[0], engine=path,
@@ -260,6 +262,18 @@ def _check_finite(J: float, v: np.ndarray, what: str = "gradient") -> None:
         raise FloatingPointError(f"non-finite {what}")
 
 
+def _check_hooks(optimizer: Any, schedule: Any, callbacks: Any) -> None:
+    """fit's objects, checked before anything runs: a bad one would fail deep in the loop."""
+    if not isinstance(optimizer, (str, LBFGS)) and not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must be a name (e.g. 'adam') or an optimizer with step(params, grads); "
+                        f"got {type(optimizer).__name__}")
+    if schedule is not None and not (hasattr(schedule, "current_lr") and callable(getattr(schedule, "step", None))):
+        raise TypeError(f"schedule must be a vecprop schedule (e.g. get_schedule('cosine', ...)) or None; "
+                        f"got {type(schedule).__name__}")
+    if isinstance(callbacks, (str, Callback)) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects; got {type(callbacks).__name__}")
+
+
 def _callbacks(schedule: Any, callbacks: Sequence[Callback]) -> CallbackList:
     """History first, then the schedule, then the caller's; checkpoints last, so that they save
     the epoch's final state of every other callback."""
@@ -314,4 +328,7 @@ def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int
         if isinstance(cb, History):
             cb.records = list(ck.extra.get("history", []))
     state.rng.bit_generator.state = ck.rng_state
+    if ck.extra.get("stopped"):  # early stopping ended that run: resuming finishes it, it does not train on
+        state.stop = True
+        return max(ck.epoch, state.epochs)
     return ck.epoch
