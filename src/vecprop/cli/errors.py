@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Iterator
 
 EXIT_USER = 2
 """Exit code for a user mistake (bad flag, missing file, mismatched model): argparse's own code."""
+
+
+REFUSED_WRITES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM,
+                            errno.EIO})
+"""OSErrors that mean the system refused a file (full disk, quota, read-only, permission): exit 2, one line."""
 
 
 class UserError(Exception):

@@ -221,6 +221,20 @@ def prepare(ds: Dataset, *, loss: str, val_fraction: float, test_fraction: float
     return Prepared(ds, cols(parts.train), cols(parts.val), cols(parts.test), pre, target_scaler, n_L, filled)
 
 
+def empty_split(ds: Dataset, y_rows: np.ndarray, fraction: float, flag: str) -> str:
+    """Why a split asked for (``flag`` = ``fraction`` > 0) came out empty, and what to change."""
+    if ds.classes is None:
+        return f"{len(y_rows)} rows x {flag} {fraction:g} rounds to 0 rows: use more data or a larger {flag}"
+    counts = np.bincount(y_rows, minlength=len(ds.classes))
+    k, biggest = int((counts > 0).sum()), int(counts.max(initial=0))
+    why = (f"the split is stratified: each class gives round(n_c x {fraction:g}) of its rows, and the largest of "
+           f"the {k} classes has {biggest} row(s), which rounds to 0")
+    if k > len(y_rows) / 2:
+        return (f"{why}. {k} classes among {len(y_rows)} rows: is the target column right (--target)? A column with "
+                "a new value in almost every row is an ID or a measurement (--task regression), not a label")
+    return f"{why}: use more data or a larger {flag}"
+
+
 def data_fingerprint(ds: Dataset, name: str) -> dict[str, Any]:
     """What a model records of its training data: the name, and for a file its size and SHA-256."""
     import hashlib
