@@ -24,12 +24,20 @@ start here:
 run `vecprop COMMAND --help` for a command's options; docs/cli.md has the details."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its mistakes in vecprop's one error-line format (the usage first, as argparse does)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER, f"vecprop: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from . import datasets_cmd, evaluate, explain, export_cmd, fetch_cmd, gradcheck_cmd, playground_cmd, predict, train
 
-    parser = argparse.ArgumentParser(prog="vecprop", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="vecprop", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"vecprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (train, evaluate, predict, export_cmd, gradcheck_cmd, explain, datasets_cmd, fetch_cmd,

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from .._checks import check_choice, check_int, check_real
 from .._registry import Registry
+from .._schema import load_schema
 from ..activations import ACTIVATIONS
 from ..engines import ENGINES
 from ..lbfgs import LBFGS
@@ -30,6 +31,8 @@ TARGET_SCALES = ("standardize", "none")
 TASKS = ("auto", "classification", "regression")
 MISSING = ("error", "drop", "mean", "median")
 MONITORS = ("auto", "val_cost", "val_accuracy", "val_r2", "cost")
+MAX_HIDDEN = load_schema()["$defs"]["network"]["properties"]["sizes"]["maxItems"] - 2
+"""The most hidden layers a model file can hold (its schema's limit on sizes, less n_0 and n_L)."""
 MAX_CONFIG_BYTES = 2**20
 """--config files are read up to this size (a config.toml is a few hundred bytes)."""
 CHECKPOINT_SECONDS = 10.0
@@ -134,6 +137,9 @@ class TrainConfig:
             check_choice(name, getattr(self, name), FIELDS[name].metadata["choices"])
         if any(n < 1 for n in self.hidden):
             raise UserError(f"hidden layer sizes must be positive; got {list(self.hidden)}")
+        if len(self.hidden) > MAX_HIDDEN:
+            raise UserError(f"hidden lists {len(self.hidden)} layers; a model file holds at most {MAX_HIDDEN} hidden "
+                            "layers")
         check_real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
         for name in ("epochs", "batch_size", "warmup", "early_stopping", "checkpoint_every"):
             check_int(name, getattr(self, name), 0)

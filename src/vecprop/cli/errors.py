@@ -46,7 +46,7 @@ def user_errors(context: str = "") -> Iterator[None]:
         detail = f"no such file or folder: {err.filename}" if err.filename else str(err)
         raise UserError(prefix + detail) from None
     except IsADirectoryError as err:
-        raise UserError(f"{prefix}{err.filename} is a folder, not a file") from None
+        raise UserError(f"{prefix}{err.filename} is a folder, not a file" if err.filename else prefix + str(err)) from None
     except PermissionError as err:
         raise UserError(f"{prefix}permission denied: {err.filename}") from None
     except ImportError as err:

@@ -184,6 +184,8 @@ def class_weights(ds: Dataset, spec: str | None, y_train: np.ndarray) -> np.ndar
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value >= 0 and np.isfinite(value)):
             raise UserError(f"--class-weight: the weight of {label!r} must be a finite number >= 0; got {value!r}")
         weights[ds.classes.index(label)] = float(value)
+    if not (weights[np.unique(y_train)] > 0).any():
+        raise UserError("--class-weight gives every class of the training rows weight 0: no example would count")
     return weights
 
 

@@ -108,7 +108,11 @@ class JSONLinesLogger(Callback):
         record.update(plain_json(state.logs))
         record["elapsed_seconds"] = round(time.perf_counter() - self.t0, 6)
         assert self.fh is not None
-        append_line(self.fh, self.path, json.dumps(record, allow_nan=False) + "\n")
+        try:
+            append_line(self.fh, self.path, json.dumps(record, allow_nan=False) + "\n")
+        except OSError:  # training stops with this error: close the log now, not when collected
+            self.on_train_end(state)
+            raise
 
     def on_train_end(self, state: TrainState) -> None:
         if self.fh is not None:

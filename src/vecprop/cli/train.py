@@ -12,6 +12,7 @@ import numpy as np
 from ..callbacks import Checkpoint, EarlyStopping
 from .._memory import check_fits, check_network_fits, training_bytes
 from ..distributed import abort_on_error, is_root, world
+from ..losses import get_loss
 from ..network import Network
 from ..optimizers import get_optimizer
 from ..schedules import get_schedule
@@ -84,6 +85,25 @@ def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
     return C.merge(file_values, flags)
 
 
+PROBABILITY_LOSSES = ("cross_entropy", "binary_cross_entropy")
+
+
+def check_pairing(cfg: C.TrainConfig, task: str, prep: Prepared) -> None:
+    """Settings that would train without complaint and still mean nothing are refused before training."""
+    out, loss, n_L = cfg.output_activation, cfg.loss, prep.n_L
+    if loss in PROBABILITY_LOSSES and out not in ("softmax", "sigmoid"):
+        raise UserError(f"--loss {loss} takes probabilities, and --output-activation {out} does not give them; use "
+                        f"softmax or sigmoid (or leave --output-activation out)")
+    if out == "softmax" and n_L == 1:
+        raise UserError(f"--output-activation softmax over {n_L} output is always 1: use sigmoid or identity (or "
+                        "leave it out: the task chooses)")
+    with user_errors(f"--loss {loss} on {task} data"):
+        get_loss(loss).check_targets(prep.train.Y)
+    if cfg.optimizer == "lbfgs" and cfg.schedule != "constant":
+        raise UserError(f"--schedule {cfg.schedule} does not apply to --optimizer lbfgs (its line search sizes the "
+                        "steps)")
+
+
 def build_schedule(cfg: C.TrainConfig) -> Any:
     """The schedule named in the config, with defaults derived from ``epochs`` where it needs them."""
     name, opts = cfg.schedule, dict(cfg.schedule_options)
@@ -108,12 +128,12 @@ def build_network(cfg: C.TrainConfig, n_0: int, n_L: int, rng: np.random.Generat
     init = None if cfg.init is None else (cfg.init[0] if len(cfg.init) == 1 else list(cfg.init))
     if cfg.dropout and not cfg.hidden:
         raise UserError(f"--dropout {cfg.dropout} drops hidden units, and --hidden gives none")
-    item, fix = np.dtype(cfg.dtype).itemsize, "use a smaller --hidden ([model] hidden in a config)"
+    item, batch = np.dtype(cfg.dtype).itemsize, min(cfg.batch_size or m, m)
     with user_errors("--hidden"):
-        check_network_fits(tuple(sizes), item, cfg.dtype, fix)
-        check_fits(training_bytes(tuple(sizes), m, cfg.batch_size or m, item),
-                   f"training the network {sizes} on {m:,} rows in batches of {cfg.batch_size or m:,}",
-                   fix.replace("--hidden", "--hidden or --batch-size"))
+        check_network_fits(tuple(sizes), item, cfg.dtype, "use a smaller --hidden ([model] hidden in a config)")
+    with user_errors("--hidden, --batch-size"):
+        check_fits(training_bytes(tuple(sizes), m, batch, item), f"training the network {sizes} on {m:,} rows in "
+                   f"batches of {batch:,}", "use a smaller --hidden or --batch-size")
     with user_errors("model"):
         return Network(sizes, activations, cfg.loss, seed=rng, dtype=cfg.dtype, init=init,
                        dropout=cfg.dropout if cfg.hidden else [])
@@ -175,6 +195,7 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     empty = _empty_parts(cfg, ds, prep)
     if "validation" in empty and cfg.monitor.startswith("val_"):
         raise UserError(f"--monitor {cfg.monitor} needs validation rows, and the split left none: {empty['validation']}")
+    check_pairing(cfg, ds.task, prep)
     init_seed, fit_seed = np.random.SeedSequence(cfg.seed).spawn(2)
     net = build_network(cfg, prep.preprocessor.n_0, prep.n_L, np.random.default_rng(init_seed), prep.train.m)
     cfg = cfg.replace(init=tuple(net.init))
@@ -206,7 +227,8 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
                       engine=cfg.engine, comm=comm, resume=resume, task=ds.task)
     except TrainingDiverged as err:
         hints = [f"a smaller --lr (this step's was {err.lr:g})"] + ([] if cfg.clip_norm else ["--clip-norm 1"]) + (
-            ["--scale standardize"] if cfg.scale == "none" else [])
+            ["--scale standardize"] if cfg.scale == "none" else []) + ([f"a smaller --l2 (it is {cfg.l2:g})"]
+                                                                    if cfg.l2 > 1 else [])
         raise UserError(f"training diverged at epoch {err.epoch}, batch {err.batch}: {err.cause}. Nothing was saved; "
                         f"try {', or '.join(hints)}", code=1) from None
     except Interrupted as stop:

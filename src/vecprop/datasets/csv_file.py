@@ -84,6 +84,11 @@ def _split_header(path: Path, rows: Rows, header: bool | None) -> tuple[list[str
     width = len(rows[0][1])
     if header:
         names = [c or f"col{j}" for j, c in enumerate(rows[0][1])]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            where = [j for j, n in enumerate(names) if n == twice]
+            raise ValueError(f"{path}, line {rows[0][0]}: two columns named {twice!r} (indexes "
+                             f"{', '.join(map(str, where))}); column names must be unique")
         rows = rows[1:]
     else:
         names = [f"col{j}" for j in range(width)]

@@ -19,6 +19,8 @@ OPTIONAL_KEYS = ("X_test", "y_test", "classes", "feature_names")
 def _features(path: Path, key: str, X: np.ndarray) -> np.ndarray:
     if X.ndim != 2 or X.dtype.kind not in "biuf":
         raise ValueError(f"{path}: {key} must be a 2-D numeric array (m, n_0); got {X.dtype} {X.shape}")
+    if 0 in X.shape:
+        raise ValueError(f"{path}: {key} holds no data: shape {X.shape} (m >= 1 rows of n_0 >= 1 features)")
     return X if X.dtype == np.uint8 else X.astype(np.float64)
 
 
@@ -28,7 +30,10 @@ def _npy_header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
     read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
     if read is None:
         raise ValueError(f"unsupported .npy format version {version}")
-    shape, _, dtype = read(fh)
+    try:
+        shape, _, dtype = read(fh)
+    except Exception as err:  # numpy's header parser lets SyntaxError and tokenize errors through
+        raise ValueError(f"malformed .npy header ({type(err).__name__}: {err})") from None
     return tuple(shape), dtype, fh.tell()
 
 
@@ -65,7 +70,10 @@ def _open_npz(path: Path, keys: tuple[str, ...]) -> tuple[dict[str, np.ndarray],
                 _check_header(f"{path}: array {key!r}", shape, dtype, members[key].file_size - header)
                 with zf.open(members[key]) as member:
                     out[key] = np.lib.format.read_array(member, allow_pickle=False)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+    except ValueError as err:
+        raise err if str(path) in str(err) else ValueError(f"{path}: {err}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as err:
+        # zipfile says "compression method not supported", "encrypted", "zip file version 6.4" this way
         raise ValueError(f"{path}: damaged .npz archive ({type(err).__name__}: {err})") from None
     return out, sorted(members)
 
@@ -121,8 +129,8 @@ def _open_npy(path: Path) -> np.ndarray:
     _check_header(str(path), shape, dtype, path.stat().st_size - header)
     if len(shape) != 2 or dtype.kind not in "biuf":
         raise ValueError(f"{path}: a .npy data set must be a 2-D numeric array; got {dtype} {shape}")
-    if 0 in shape:  # nothing to map
-        return np.empty(shape, dtype)
+    if 0 in shape:
+        raise ValueError(f"{path}: holds no data: shape {shape} (m >= 1 rows of at least one column)")
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 

@@ -74,8 +74,7 @@ class Standardizer:
     @classmethod
     def from_dict(cls, d: dict) -> "Standardizer":
         scaler = cls()
-        scaler.mean_ = np.asarray(d["mean"], dtype=np.float64)
-        scaler.std_ = np.asarray(d["std"], dtype=np.float64)
+        scaler.mean_, scaler.std_ = _pair(d, "mean", "std")
         return scaler
 
     def __repr__(self) -> str:
@@ -130,14 +129,21 @@ class MinMaxScaler:
     @classmethod
     def from_dict(cls, d: dict) -> "MinMaxScaler":
         scaler = cls()
-        scaler.min_ = np.asarray(d["min"], dtype=np.float64)
-        scaler.range_ = np.asarray(d["range"], dtype=np.float64)
+        scaler.min_, scaler.range_ = _pair(d, "min", "range")
         return scaler
 
     def __repr__(self) -> str:
         bounds = "" if self.low is None else f"{self.low}, {self.high}, "
         n = "unfitted" if self.min_ is None else f"n_0={self.min_.size}"
         return f"MinMaxScaler({bounds}{n})"
+
+
+def _pair(d: dict, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """A stored scaler's two vectors: 1-D, one entry per feature each (a mismatch is a damaged file)."""
+    u, v = np.asarray(d[a], dtype=np.float64), np.asarray(d[b], dtype=np.float64)
+    if u.ndim != 1 or u.shape != v.shape or not u.size:
+        raise ValueError(f"a scaler's {a} and {b} must be lists of one number per feature; got {u.shape} and {v.shape}")
+    return u, v
 
 
 def _scaled_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
