@@ -12,8 +12,10 @@ def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndar
     if not hasattr(X, "shape") and not isinstance(X, (list, tuple)):
         raise TypeError(f"{name} must be a 2-D array of shape (n_0={n_0}, m); got {type(X).__name__}")
     _not_complex(X, name)
+    given = X
     try:
-        X = np.asarray(X, dtype=dtype)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf here, and is named below
+            X = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be numeric; could not convert it to {np.dtype(dtype).name}: {e}") from None
     if X.ndim != 2 or X.shape[0] != n_0 or X.shape[1] < 1:
@@ -25,15 +27,29 @@ def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndar
         raise ValueError(f"{name} must be (n_0={n_0}, m) with m >= 1; got {X.shape}.{hint}")
     if not np.isfinite(X).all():
         r, c = np.argwhere(~np.isfinite(X))[0]
+        _beyond_dtype(given, (r, c), dtype, name, f"row {r}, column (example) {c}")
         raise ValueError(f"{name} contains a non-finite value ({X[r, c]}) at row {r}, column (example) {c}")
     return X
+
+
+def _beyond_dtype(given: object, at: tuple[int, ...], dtype: np.dtype, name: str, where: str) -> None:
+    """A finite value that became inf on the way to ``dtype`` (1e39 in float32): said as such."""
+    try:
+        value = float(np.asarray(given, dtype=np.float64)[at])
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return
+    if np.isfinite(value):
+        raise ValueError(f"{name} holds {value:g} at {where}, beyond the range of {np.dtype(dtype).name} "
+                         f"(|x| <= {np.finfo(dtype).max:.3g}): scale it, or use a float64 network")
 
 
 def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
     """Y as a finite (n_L, m) array matching A[L]."""
     _not_complex(Y, "Y")
+    given = Y
     try:
-        Y = np.asarray(Y, dtype=dtype)
+        with np.errstate(over="ignore"):
+            Y = np.asarray(Y, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"Y must be numeric: {e}") from None
     if Y.shape != (n_L, m):
@@ -45,7 +61,9 @@ def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
                     " for one output use Y.reshape(1, -1).")
         raise ValueError(f"Y must be (n_L={n_L}, m={m}) to match A[L]; got {Y.shape}.{hint}")
     if not np.isfinite(Y).all():
-        raise ValueError("Y contains NaN or inf")
+        r, c = np.argwhere(~np.isfinite(Y))[0]
+        _beyond_dtype(given, (r, c), dtype, "Y", f"row {r}, column (example) {c}")
+        raise ValueError(f"Y contains NaN or inf: {Y[r, c]} at row {r}, column (example) {c}")
     return Y
 
 

@@ -37,6 +37,7 @@ class TrainState:
     engine: Any = None
     fingerprint: Any = None  # () -> str: the SHA-256 of the training data (X, Y, weights), computed when asked
     optimizer_config: dict[str, Any] = field(default_factory=dict)  # as built, before a schedule or resume
+    settings: dict[str, Any] = field(default_factory=dict)  # fit's batch_size, l2, clipping, shuffle
 
 
 class Callback:
@@ -230,8 +231,8 @@ class Checkpoint(Callback):
 
 
 def run_identity(state: TrainState) -> dict[str, Any]:
-    """What a resumed run must share with the checkpoint's: optimizer and settings, data fingerprint."""
-    return {"optimizer": state.optimizer_config,
+    """What a resumed run must share with the checkpoint's: optimizer and its settings, fit's settings, the data."""
+    return {"optimizer": state.optimizer_config, "settings": state.settings,
             "data_sha256": state.fingerprint() if state.fingerprint is not None else None}
 
 

@@ -75,7 +75,10 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     cbs = _callbacks(schedule, callbacks)
     path = make_engine(net, engine)
     state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=cbs.callbacks[0], engine=path,
-                       fingerprint=data.fingerprint, optimizer_config=optimizer_config(opt))
+                       fingerprint=data.fingerprint, optimizer_config=optimizer_config(opt),
+                       settings={"batch_size": batch_size, "l2": l2, "shuffle": shuffle,
+                                 "clip_norm": None if clip_norm is None else float(clip_norm),
+                                 "clip_value": None if clip_value is None else float(clip_value)})
     first = _resume(resume, state, cbs.callbacks) if resume is not None else 0
     procs = OneProcess(net, rng) if comm is None else _data_parallel(comm, net, rng, data, epochs, batch_size, shuffle)
     l2_share, step = l2 / procs.size, _Step(net, opt, state, clip_norm, clip_value)
@@ -313,6 +316,11 @@ def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int
         diff = sorted(k for k in {**theirs_opt, **mine_opt} if theirs_opt.get(k) != mine_opt.get(k))
         raise ValueError(f"checkpoint {path} was trained with another optimizer setting: "
                          + "; ".join(f"{k} {theirs_opt.get(k)!r} there, {mine_opt.get(k)!r} here" for k in diff))
+    theirs_set = run.get("settings")
+    if theirs_set is not None and theirs_set != state.settings:  # None: a checkpoint of before they were kept
+        diff = sorted(k for k in {**theirs_set, **state.settings} if theirs_set.get(k) != state.settings.get(k))
+        raise ValueError(f"checkpoint {path} was trained with other fit settings: "
+                         + "; ".join(f"{k} {theirs_set.get(k)!r} there, {state.settings.get(k)!r} here" for k in diff))
     if run.get("data_sha256") and state.fingerprint is not None and run["data_sha256"] != state.fingerprint():
         raise ValueError(f"checkpoint {path} was trained on other data (its SHA-256 differs from this run's X, Y "
                          "and weights)")

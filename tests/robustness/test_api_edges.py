@@ -143,3 +143,13 @@ def test_resume_refuses_other_optimizer_settings(tmp_path):
     with pytest.raises(ValueError, match="lr 0.01 there, 0.02 here"):
         vp.fit(net(), X, Y, epochs=3, optimizer=vp.optimizers.get_optimizer("adam", lr=0.02),
                resume=tmp_path / "ck.npz")
+
+
+@pytest.mark.parametrize("change, message", [({"batch_size": 16}, "batch_size 8 there, 16 here"),
+                                             ({"l2": 0.1}, "l2 0.0 there, 0.1 here"),
+                                             ({"clip_norm": 1}, "clip_norm None there, 1.0 here")])
+def test_resume_refuses_other_fit_settings(tmp_path, change, message):
+    """A resumed run with another batch size, penalty or clipping is not the run it claims to continue."""
+    vp.fit(net(), X, Y, epochs=2, batch_size=8, callbacks=[Checkpoint(tmp_path / "ck.npz")])
+    with pytest.raises(ValueError, match=message):
+        vp.fit(net(), X, Y, epochs=3, resume=tmp_path / "ck.npz", **{"batch_size": 8, **change})
