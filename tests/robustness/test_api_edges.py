@@ -153,3 +153,12 @@ def test_resume_refuses_other_fit_settings(tmp_path, change, message):
     vp.fit(net(), X, Y, epochs=2, batch_size=8, callbacks=[Checkpoint(tmp_path / "ck.npz")])
     with pytest.raises(ValueError, match=message):
         vp.fit(net(), X, Y, epochs=3, resume=tmp_path / "ck.npz", **{"batch_size": 8, **change})
+
+
+def test_playground_refuses_json_nested_thousands_deep():
+    """The playground's API parses request bodies: nesting that exhausts the parser is a 400, not a crashed handler."""
+    from playground_helpers import request, running_server
+
+    with running_server() as server:
+        status, _, body = request(server.url + "api/new", b"[" * 50000, {"Content-Type": "application/json"})
+    assert status == 400 and b"nests too deeply" in body

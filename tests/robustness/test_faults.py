@@ -18,9 +18,9 @@ import pytest
 
 import vecprop as vp
 from robust_helpers import FUZZ, assert_user_error, child_env
-from vecprop._archive import atomic_write, remove_stale_temps
+from vecprop._atomic import atomic_write, remove_stale_temps
 from vecprop.cli.progress import append_line
-from vecprop.io import load_checkpoint, save_checkpoint
+from vecprop.io import load_checkpoint
 
 KILLS = 4 * FUZZ  # per kind of write; VECPROP_FUZZ=25 gives the counts in docs/reliability.md
 

@@ -2,7 +2,8 @@
 
 Without the guards each case below ends in a MemoryError traceback (or, without the limit, in
 minutes of swapping): a layer of a billion units, a TOML hidden = [10**17], two billion generated
-rows, a gradient check of a billion examples, a gzipped IDX file that inflates to a gigabyte.
+rows, a gradient check of a billion examples, a gzipped IDX file that inflates to a gigabyte, a
+CSV file too large to parse into cells.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ CASES = [  # (id, argv, needles)
     ("npz-deflate-bomb", TRAIN + ["--data", "bomb.npz", "--out", "r8"], ["bomb.npz", "array 'X'", "would need"]),
     ("npz-lying-header", TRAIN + ["--data", "lying.npz", "--out", "r9"], ["lying.npz", "only", "truncated"]),
     ("predict-npy-claims", ["predict", "model.npz", "claims.npy"], ["claims.npy", "truncated"]),
+    ("csv-too-big-to-parse", TRAIN + ["--data", "big.csv", "--out", "r10"], ["big.csv", "60,000,006 bytes", ".npy"]),
 ]
 
 
@@ -60,6 +62,7 @@ def outcome(tmp_path_factory):
     n = 768 * 2**20  # a deflated X of 768 MiB zeros in 0.7 MB; float64 twice over does not fit in LIMIT
     (d / "bomb.npz").write_bytes(zip_bomb("X.npy", npy_header((n // 8 // 4, 4)), n))
     (d / "lying.npz").write_bytes(zip_bomb("X.npy", npy_header((10**9, 10**3)), 16 * 2**20))
+    (d / "big.csv").write_bytes(b"a,b,y\n" + b"1,2,0\n" * 10_000_000)  # 60 MB: ~1.2 GB of cells once parsed
     with open(d / "claims.npy", "wb") as fh:
         fh.write(npy_header((10**9, 10**4)) + bytes(64))
     import vecprop as vp

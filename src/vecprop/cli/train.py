@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..optimizers import get_optimizer
 from ..schedules import get_schedule
 from ..training import TrainingDiverged, fit
 from . import config as C
-from .errors import UserError, user_errors
+from .errors import REFUSED_WRITES, UserError, user_errors
 from .outputs import write_text
 from .prepare import Prepared, canonical_data, data_fingerprint, empty_split, load_dataset, prepare
 from .progress import JSONLinesLogger, ProgressBar, open_log, progress_enabled
@@ -220,20 +221,26 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     try:
         if graceful is not None:
             graceful.install()
-        history = fit(net, prep.train.X, prep.train.Y, sample_weight=prep.train.w, optimizer=optimizer,
-                      epochs=cfg.epochs, batch_size=cfg.batch_size or None, l2=cfg.l2, clip_norm=cfg.clip_norm or None,
-                      validation=None if prep.val is None else (prep.val.X, prep.val.Y, prep.val.w),
-                      schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed),
-                      engine=cfg.engine, comm=comm, resume=resume, task=ds.task)
+        with warnings.catch_warnings():  # numpy's overflow warnings: fit's own check says it in one line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            history = fit(net, prep.train.X, prep.train.Y, sample_weight=prep.train.w, optimizer=optimizer,
+                          epochs=cfg.epochs, batch_size=cfg.batch_size or None, l2=cfg.l2,
+                          clip_norm=cfg.clip_norm or None,
+                          validation=None if prep.val is None else (prep.val.X, prep.val.Y, prep.val.w),
+                          schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed),
+                          engine=cfg.engine, comm=comm, resume=resume, task=ds.task)
     except TrainingDiverged as err:
-        hints = [f"a smaller --lr (this step's was {err.lr:g})"] + ([] if cfg.clip_norm else ["--clip-norm 1"]) + (
-            ["--scale standardize"] if cfg.scale == "none" else []) + ([f"a smaller --l2 (it is {cfg.l2:g})"]
-                                                                    if cfg.l2 > 1 else [])
+        hints = [f"a smaller --lr (this step's was {err.lr:g})"]
+        hints += [] if cfg.clip_norm else ["--clip-norm 1"]
+        hints += ["--scale standardize"] if cfg.scale == "none" else []
+        hints += [f"a smaller --l2 (it is {cfg.l2:g})"] if cfg.l2 > 1 else []
         raise UserError(f"training diverged at epoch {err.epoch}, batch {err.batch}: {err.cause}. Nothing was saved; "
                         f"try {', or '.join(hints)}", code=1) from None
     except Interrupted as stop:
         return _interrupted(stop, graceful, net, prep, ds, cfg, out, callbacks)
     except OSError as err:  # a checkpoint or the --log-jsonl line could not be written (a full disk)
+        if err.errno not in REFUSED_WRITES:
+            raise
         raise cannot_write(err, out, "training") from None
     except ValueError as err:
         if resume is not None:  # the checkpoint is of another run, or damaged
@@ -250,6 +257,8 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     try:
         files = write_run_folder(out, cfg, model, records, metrics, prep, ds, metrics["best_epoch"], plots=cfg.plots)
     except OSError as err:
+        if err.errno not in REFUSED_WRITES:
+            raise
         raise cannot_write(err, out, "writing the run folder") from None
     _summary(metrics, ds.task, out, files, say, 0.0 if ds.has_test else cfg.test_fraction)
     return 0
