@@ -317,21 +317,23 @@ class TreeWriter:
         self.prefix, self.arrays, self.allow_arrays = prefix, arrays, allow_arrays
         self._n = 0
 
-    def encode(self, value: Any, where: str) -> Any:
+    def encode(self, value: Any, where: str, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:  # before Python's recursion limit: files nest at most MAX_DEPTH deep anyway
+            raise ValueError(f"{where} nests more than {MAX_DEPTH} levels deep; vecprop files nest at most {MAX_DEPTH}")
         if isinstance(value, np.ndarray):
             return {"__array__": self._add(value, where)}
         if isinstance(value, np.generic):  # before float: np.float64 is a float, and must come back as one
             if not self.allow_arrays:  # plain JSON metadata: np.float64(0.97) is stored as the float 0.97
-                return self.encode(value.item(), where)
+                return self.encode(value.item(), where, depth)
             return {"__scalar__": self._add(np.asarray(value), where)}
         if value is None or isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
             return value if math.isfinite(value) else {"__float__": repr(value)}  # JSON floats: repr, exact
         if isinstance(value, list):
-            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
         if isinstance(value, tuple):
-            return {"__tuple__": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+            return {"__tuple__": [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]}
         if isinstance(value, dict):
             out = {}
             for k, v in value.items():
@@ -339,7 +341,7 @@ class TreeWriter:
                     raise TypeError(f"{where} has key {k!r} of type {type(k).__name__}; keys must be str")
                 if k in TAGS:
                     raise ValueError(f"{where} uses the reserved key {k!r}")
-                out[k] = self.encode(v, f"{where}[{k!r}]")
+                out[k] = self.encode(v, f"{where}[{k!r}]", depth + 1)
             return out
         raise TypeError(
             f"{where} is a {type(value).__name__}; files store numpy arrays and scalars, None, bool, int, "

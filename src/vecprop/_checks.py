@@ -67,6 +67,21 @@ def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
     return Y
 
 
+def regular_file(path: Any) -> None:
+    """Refuse a path that exists but is no regular file: a folder, or a FIFO or device, whose read would
+    block or never end. (A missing file is left to ``open``'s own error.)"""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise ValueError(f"{path} is {kind}; give a file (a pipe or device would block the read or never end)")
+
+
 def _not_complex(a: object, name: str) -> None:
     """Complex numbers would lose their imaginary part, silently, on the way to float."""
     if np.iscomplexobj(a):

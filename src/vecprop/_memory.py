@@ -63,17 +63,18 @@ def available_bytes() -> int | None:
     return min(known) if known else None
 
 
-def check_fits(nbytes: float, what: str, fix: str = "") -> None:
+def check_fits(nbytes: float, what: str, fix: str = "", detail: str = "") -> None:
     """Raise ``TooBig`` when ``nbytes`` exceed the memory available now.
 
-    ``what`` says what would need them ("Theta[1] (1000000000, 784) float32"), ``fix`` what to
-    change ("use a smaller --hidden"). Sizes are checked before anything is allocated, so the
-    message comes instead of a MemoryError, or of a machine that swaps for minutes.
+    ``what`` says what would need them ("Theta[1]"), ``detail`` how that size comes about
+    ("(1000000000, 784) numbers in float32"), ``fix`` what to change ("use a smaller --hidden").
+    Sizes are checked before anything is allocated, so the message comes instead of a
+    MemoryError, or of a machine that swaps for minutes.
     """
     available = available_bytes()
     if available is not None and nbytes > available:
-        raise TooBig(f"{what} would need {nbytes_text(nbytes)}; {nbytes_text(available)} of memory is available"
-                     + (f": {fix}" if fix else ""))
+        raise TooBig(f"{what} would need {nbytes_text(nbytes)}{f' ({detail})' if detail else ''}; "
+                     f"{nbytes_text(available)} of memory is available" + (f": {fix}" if fix else ""))
 
 
 def check_network_fits(sizes: tuple[int, ...], itemsize: int, dtype: str,
@@ -83,9 +84,9 @@ def check_network_fits(sizes: tuple[int, ...], itemsize: int, dtype: str,
     shapes = [(n_l, n_prev) for n_prev, n_l in zip(sizes, sizes[1:])]
     l, (n_l, n_prev) = max(enumerate(shapes, start=1), key=lambda s: s[1][0] * s[1][1])
     n_params = sum(n_l * (n_prev + 1) for n_l, n_prev in shapes)
-    check_fits(n_l * n_prev * itemsize, f"Theta[{l}] ({n_l}, {n_prev}) in {dtype}", fix)
-    check_fits(n_params * itemsize + n_l * n_prev * 8,
-               f"the network {list(sizes)} ({n_params:,} parameters in {dtype}, Theta[{l}] drawn in float64)", fix)
+    check_fits(n_l * n_prev * itemsize, f"Theta[{l}]", fix, f"{n_l:,} x {n_prev:,} numbers in {dtype}")
+    check_fits(n_params * itemsize + n_l * n_prev * 8, f"the network {list(sizes)}", fix,
+               f"{n_params:,} parameters in {dtype}, and Theta[{l}] drawn in float64")
 
 
 def training_bytes(sizes: tuple[int, ...], m: int, batch: int, itemsize: int) -> int:

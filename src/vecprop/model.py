@@ -429,6 +429,9 @@ def _table(X: Any, source: str) -> tuple[np.ndarray, list[str] | None]:
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError(f"{source} is a sparse matrix; a Model takes dense rows (use X.toarray())")
     rows = np.asarray(X)
+    if np.iscomplexobj(rows):
+        raise TypeError(f"{source} holds complex numbers; a model takes real numbers (converting would drop the "
+                        "imaginary part)")
     if rows.ndim == 1:
         raise ValueError(f"{source} must be 2-D rows (m, n_features); got shape {rows.shape}. For one example use "
                          f"{source}.reshape(1, -1)")

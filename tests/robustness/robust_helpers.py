@@ -38,7 +38,7 @@ def limit_memory(nbytes: int | None):
 
 
 def run_cli_batch(cases: list[list[str]], cwd: Path, *, memory: int | None = None,
-                  timeout: float = 300) -> list[dict[str, Any]]:
+                  timeout: float = 180) -> list[dict[str, Any]]:
     """Every argv of ``cases`` through ``vecprop.cli.main`` in one child process (see cli_driver.py)."""
     todo, done = cwd / "_cases.json", cwd / "_results.json"
     todo.write_text(json.dumps(cases), encoding="utf-8")

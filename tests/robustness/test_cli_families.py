@@ -53,6 +53,8 @@ USER_ERRORS = [
      ["/dev/full", "No space left"]),
     ("traceback", "fifo-data", TRAIN + ["--data", "fifo.toml", "--out", "r"], ["fifo.toml", "not a regular file"]),
     ("traceback", "fifo-model", ["predict", "fifo.toml", "rows.csv"], ["fifo.toml", "not a regular file"]),
+    ("hang", "fifo-input-csv", ["predict", "model.npz", "fifo.csv"], ["INPUT", "fifo.csv is a pipe"]),
+    ("hang", "fifo-input-npy", ["predict", "model.npz", "fifo.npy"], ["INPUT", "fifo.npy is a pipe"]),
     ("traceback", "export-to-device", ["export", "model.npz", "-o", "/dev/full"], ["/dev/full", "not a regular file"]),
     ("traceback", "export-to-folder", ["export", "model.npz", "-o", "."], ["it is a directory"]),
     # data loss before: now refused before anything is written
@@ -96,10 +98,10 @@ def results(tmp_path_factory) -> dict[str, dict]:
     (d / "layers.toml").write_text("[model]\nhidden = [" + ", ".join(["1"] * 5000) + "]\n")
     (d / "latin1.toml").write_bytes("[training]\nlr = 0.1\n# caf\xe9\n".encode("latin-1"))
     (d / "deep.toml").write_text("[model]\nhidden = " + "[" * 5000 + "]" * 5000 + "\n")
-    (d / "fifo.toml").unlink(missing_ok=True)
     import os
 
-    os.mkfifo(d / "fifo.toml")
+    for name in ("fifo.toml", "fifo.csv", "fifo.npy"):  # a read of any of them would block forever
+        os.mkfifo(d / name)
     (d / "dup_header.csv").write_text("a,a,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
     (d / "labels.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{'uv'[i % 2]}\n" for i in range(20)))
     (d / "ids.csv").write_text("a,b,id\n" + "".join(f"{i},{i % 3},row{i}\n" for i in range(30)))

@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
           f"{2 * net.flat.size:,} cost evaluations")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GradcheckWarning)  # the report lists them itself
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow: the report says "nan" once
         with user_errors("gradcheck"):
             report = gradcheck(net, X, Y, l2=args.l2, eps=args.eps, tol=args.tol)
     print(report)

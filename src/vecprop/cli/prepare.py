@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
+from .._memory import TooBig
 from ..datasets import Dataset, MinMaxScaler, Standardizer
 from ..preprocessing import Column, Preprocessor, category_key
 from .errors import UserError, user_errors
@@ -32,8 +33,13 @@ def load_dataset(name: str, *, target: str | None = None, seed: int = 0, n_sampl
                  task: str | None = None, missing: str = "error", weight: str | None = None) -> Dataset:
     """``vecprop.datasets.load`` with its errors (unknown name, bad file) turned into UserError."""
     with user_errors("--data"):
-        return datasets.load(name, target=target, seed=seed, n_samples=n_samples, task=task, weight=weight,
-                             missing=missing if missing in ("error", "drop") else "keep")
+        try:
+            return datasets.load(name, target=target, seed=seed, n_samples=n_samples, task=task, weight=weight,
+                                 missing=missing if missing in ("error", "drop") else "keep")
+        except TooBig as err:
+            if n_samples is None or "n_samples" not in str(err):
+                raise
+            raise UserError(f"--n-samples: {err}") from None
 
 
 def make_scaler(kind: str, X_train: np.ndarray) -> Scaler | None:

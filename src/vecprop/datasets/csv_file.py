@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import regular_file
 from .._memory import check_fits
 from .dataset import Dataset
 from .labels import encode_target
@@ -49,6 +50,7 @@ def _sniff(path: Path, sample: str) -> str:
 
 def _read_cells(path: Path, delimiter: str | None) -> Rows:
     """Every non-blank row as stripped text cells with its line number; ragged rows rejected."""
+    regular_file(path)
     check_fits(path.stat().st_size * CSV_BYTES_PER_BYTE, f"{path}: reading its {path.stat().st_size:,} bytes as cells "
                f"(~{CSV_BYTES_PER_BYTE} bytes of memory per byte of CSV)", "save the data as .npy, or split the file")
     try:
@@ -109,6 +111,8 @@ def _column_indices(path: Path, target: str | int | list | tuple | None, names: 
     if isinstance(target, str) and target not in names and "," in target:
         target = [t.strip() for t in target.split(",")]
     parts = list(target) if isinstance(target, (list, tuple)) else [target]
+    if not parts:
+        raise ValueError(f"{path}: target lists no column; name one (or leave it out: the last column)")
     out = []
     for t in parts:
         if isinstance(t, str) and t in names:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import regular_file
 from .._memory import check_fits
 from .dataset import Dataset
 from .labels import LabelEncoder
@@ -48,6 +49,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     the header says (plus one byte, to notice trailing data).
     """
     path = Path(path)
+    regular_file(path)
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)

@@ -9,6 +9,7 @@ from typing import IO
 
 import numpy as np
 
+from .._checks import regular_file
 from .._memory import check_fits
 from .dataset import Dataset
 from .labels import encode_target
@@ -54,6 +55,7 @@ def _open_npz(path: Path, keys: tuple[str, ...]) -> tuple[dict[str, np.ndarray],
     """(the arrays ``keys`` of a .npz archive, each checked header-first; the names of all its arrays).
 
     Arrays not asked for are not read."""
+    regular_file(path)
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head not in (b"PK\x03\x04", b"PK\x05\x06"):
@@ -121,6 +123,7 @@ def load_npz(path: str | Path, *, task: str | None = None) -> Dataset:
 
 def _open_npy(path: Path) -> np.ndarray:
     """A 2-D numeric .npy array, memory-mapped, after its header was checked against the file's size."""
+    regular_file(path)
     try:
         with open(path, "rb") as fh:
             shape, dtype, header = _npy_header(fh)

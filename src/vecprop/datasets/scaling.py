@@ -6,6 +6,10 @@ import numpy as np
 
 def _rows(X: np.ndarray, n_features: int | None, who: str) -> np.ndarray:
     X = np.asarray(X)
+    if X.ndim == 2 and n_features is None and X.dtype.kind == "f" and not np.isfinite(X).all():  # fit
+        r, c = (int(k) for k in np.argwhere(~np.isfinite(X))[0])
+        raise ValueError(f"{who}: X row {r}, column {c} is {X[r, c]}; fit a scaler on finite numbers (fill or drop "
+                         "missing values first)")
     if X.ndim != 2:
         raise ValueError(f"{who}: X must be 2-D rows (m, n_0); got shape {X.shape} "
                          f"(for one feature, use X.reshape(-1, 1))")
