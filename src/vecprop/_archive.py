@@ -1,14 +1,11 @@
-"""The archive layer of vecprop files: atomic writes, checked .npz entries, JSON state trees."""
+"""The archive layer of vecprop files: checked .npz entries and JSON state trees (written by ``_atomic``)."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import re
-import stat
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -39,70 +36,6 @@ class ModelFileError(ValueError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
-
-
-# ---- atomic writes ---------------------------------------------------------------------------
-def atomic_write(path: str | os.PathLike, write_fn: Callable[[IO[Any]], None], *, text: bool = False) -> Path:
-    """Write a file all at once or not at all: a temp file in the same directory, fsync, os.replace.
-
-    Parameters
-    ----------
-    path : the file to create or replace.
-    write_fn : called with the open temp file (binary, or UTF-8 text when ``text``); it writes the content.
-    text : open the temp file in text mode (UTF-8) instead of binary.
-
-    Returns
-    -------
-    The path written. If ``write_fn`` (or anything after it) raises, the temp file is removed,
-    a previous file at ``path`` is left untouched, and the exception propagates. A replaced
-    file keeps its permission bits; a new one gets 0o666 minus the umask, as ``open`` would.
-    """
-    path = Path(path)
-    parent = path.parent
-    if not parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: directory {parent} does not exist")
-    if path.is_dir():  # before anything is written: os.replace would fail only after the whole temp file
-        raise IsADirectoryError(f"cannot write {path}: it is a directory; give a file name inside it")
-    mode = _file_mode(path)
-    tmp = tempfile.NamedTemporaryFile(
-        mode="w" if text else "wb", encoding="utf-8" if text else None,
-        dir=parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
-    )
-    try:
-        with tmp:
-            write_fn(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, mode)
-        os.replace(tmp.name, path)
-    except BaseException:  # KeyboardInterrupt too: never leave a half-written temp file behind
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp.name)
-        raise
-    _fsync_dir(parent)
-    return path
-
-
-def _file_mode(path: Path) -> int:
-    with contextlib.suppress(FileNotFoundError):
-        return stat.S_IMODE(path.stat().st_mode)
-    umask = 0o022
-    with contextlib.suppress(OSError, ValueError, IndexError):  # Linux tells the umask without changing it
-        with open("/proc/self/status") as f:
-            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
-    return 0o666 & ~umask
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # ---- digests and writing ---------------------------------------------------------------------
@@ -384,21 +317,23 @@ class TreeWriter:
         self.prefix, self.arrays, self.allow_arrays = prefix, arrays, allow_arrays
         self._n = 0
 
-    def encode(self, value: Any, where: str) -> Any:
+    def encode(self, value: Any, where: str, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:  # before Python's recursion limit: files nest at most MAX_DEPTH deep anyway
+            raise ValueError(f"{where} nests more than {MAX_DEPTH} levels deep; vecprop files nest at most {MAX_DEPTH}")
         if isinstance(value, np.ndarray):
             return {"__array__": self._add(value, where)}
         if isinstance(value, np.generic):  # before float: np.float64 is a float, and must come back as one
             if not self.allow_arrays:  # plain JSON metadata: np.float64(0.97) is stored as the float 0.97
-                return self.encode(value.item(), where)
+                return self.encode(value.item(), where, depth)
             return {"__scalar__": self._add(np.asarray(value), where)}
         if value is None or isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
             return value if math.isfinite(value) else {"__float__": repr(value)}  # JSON floats: repr, exact
         if isinstance(value, list):
-            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
         if isinstance(value, tuple):
-            return {"__tuple__": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+            return {"__tuple__": [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]}
         if isinstance(value, dict):
             out = {}
             for k, v in value.items():
@@ -406,7 +341,7 @@ class TreeWriter:
                     raise TypeError(f"{where} has key {k!r} of type {type(k).__name__}; keys must be str")
                 if k in TAGS:
                     raise ValueError(f"{where} uses the reserved key {k!r}")
-                out[k] = self.encode(v, f"{where}[{k!r}]")
+                out[k] = self.encode(v, f"{where}[{k!r}]", depth + 1)
             return out
         raise TypeError(
             f"{where} is a {type(value).__name__}; files store numpy arrays and scalars, None, bool, int, "

@@ -18,8 +18,11 @@ def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndar
         return sparse_columns(X, n_0, dtype, name)
     if not hasattr(X, "shape") and not isinstance(X, (list, tuple)):
         raise TypeError(f"{name} must be a 2-D array of shape (n_0={n_0}, m); got {type(X).__name__}")
+    _not_complex(X, name)
+    given = X
     try:
-        X = np.asarray(X, dtype=dtype)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf here, and is named below
+            X = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be numeric; could not convert it to {np.dtype(dtype).name}: {e}") from None
     if X.ndim != 2 or X.shape[0] != n_0 or X.shape[1] < 1:
@@ -31,14 +34,29 @@ def as_columns(X: object, n_0: int, dtype: np.dtype, name: str = "X") -> np.ndar
         raise ValueError(f"{name} must be (n_0={n_0}, m) with m >= 1; got {X.shape}.{hint}")
     if not all_finite(X):
         r, c = np.argwhere(~np.isfinite(X))[0]
+        _beyond_dtype(given, (r, c), dtype, name, f"row {r}, column (example) {c}")
         raise ValueError(f"{name} contains a non-finite value ({X[r, c]}) at row {r}, column (example) {c}")
     return X
 
 
+def _beyond_dtype(given: object, at: tuple[int, ...], dtype: np.dtype, name: str, where: str) -> None:
+    """A finite value that became inf on the way to ``dtype`` (1e39 in float32): said as such."""
+    try:
+        value = float(np.asarray(given, dtype=np.float64)[at])
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return
+    if np.isfinite(value):
+        raise ValueError(f"{name} holds {value:g} at {where}, beyond the range of {np.dtype(dtype).name} "
+                         f"(|x| <= {np.finfo(dtype).max:.3g}): scale it, or use a float64 network")
+
+
 def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
     """Y as a finite (n_L, m) array matching A[L]."""
+    _not_complex(Y, "Y")
+    given = Y
     try:
-        Y = np.asarray(Y, dtype=dtype)
+        with np.errstate(over="ignore"):
+            Y = np.asarray(Y, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"Y must be numeric: {e}") from None
     if Y.shape != (n_L, m):
@@ -50,8 +68,32 @@ def as_targets(Y: object, n_L: int, m: int, dtype: np.dtype) -> np.ndarray:
                     " for one output use Y.reshape(1, -1).")
         raise ValueError(f"Y must be (n_L={n_L}, m={m}) to match A[L]; got {Y.shape}.{hint}")
     if not all_finite(Y):
-        raise ValueError("Y contains NaN or inf")
+        r, c = np.argwhere(~np.isfinite(Y))[0]
+        _beyond_dtype(given, (r, c), dtype, "Y", f"row {r}, column (example) {c}")
+        raise ValueError(f"Y contains NaN or inf: {Y[r, c]} at row {r}, column (example) {c}")
     return Y
+
+
+def regular_file(path: Any) -> None:
+    """Refuse a path that exists but is no regular file: a folder, or a FIFO or device, whose read would
+    block or never end. (A missing file is left to ``open``'s own error.)"""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise ValueError(f"{path} is {kind}; give a file (a pipe or device would block the read or never end)")
+
+
+def _not_complex(a: object, name: str) -> None:
+    """Complex numbers would lose their imaginary part, silently, on the way to float."""
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name} holds complex numbers; the network computes with real numbers (take .real or "
+                        "abs() yourself if that is what you mean)")
 
 
 def all_finite(X: np.ndarray) -> bool:
@@ -117,6 +159,13 @@ def check_int(name: str, value: Any, lo: int | None = None, *, hint: str = "") -
         want = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(lo, f"an integer >= {lo}")
         raise ValueError(f"{name} must be {want}{hint}; got {value!r}")
     return int(value)
+
+
+def make_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``seed`` itself when it is a numpy Generator, else ``default_rng(seed)`` for an integer >= 0."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(check_int(name, seed, 0, hint=" or a numpy Generator"))
 
 
 def check_bool(name: str, value: Any) -> bool:

@@ -37,6 +37,7 @@ class TrainState:
     engine: Any = None
     fingerprint: Any = None  # () -> str: the SHA-256 of the training data (X, Y, weights), computed when asked
     optimizer_config: dict[str, Any] = field(default_factory=dict)  # as built, before a schedule or resume
+    settings: dict[str, Any] = field(default_factory=dict)  # fit's batch_size, l2, clipping, shuffle
 
 
 class Callback:
@@ -159,10 +160,11 @@ class EarlyStopping(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "best_flat": self.best_flat}
+                "best_flat": self.best_flat, "stopped_epoch": self.stopped_epoch}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.best, self.best_epoch, self.wait = float(d["best"]), int(d["best_epoch"]), int(d["wait"])
+        self.stopped_epoch = int(d.get("stopped_epoch", -1))
         self.best_flat = None if d.get("best_flat") is None else np.array(d["best_flat"])
 
 
@@ -233,8 +235,8 @@ class Checkpoint(Callback):
 
 
 def run_identity(state: TrainState) -> dict[str, Any]:
-    """What a resumed run must share with the checkpoint's: optimizer and settings, data fingerprint."""
-    return {"optimizer": state.optimizer_config,
+    """What a resumed run must share with the checkpoint's: optimizer and its settings, fit's settings, the data."""
+    return {"optimizer": state.optimizer_config, "settings": state.settings,
             "data_sha256": state.fingerprint() if state.fingerprint is not None else None}
 
 
@@ -258,7 +260,8 @@ def checkpoint_fields(state: TrainState, stateful: Sequence[Callback] = (),
     return dict(optimizer_state=_flatten_states(state.optimizer.state_dict(), extra_state),
                 schedule_state=None if state.schedule is None else state.schedule.state_dict(),
                 rng_state=state.rng.bit_generator.state, epoch=state.epoch + 1,
-                extra={**(extra or {}), "history": list(state.history.records if state.history else [])})
+                extra={**(extra or {}), "history": list(state.history.records if state.history else []),
+                       "stopped": bool(state.stop)})  # a callback ended the run here: resuming must not go on
 
 
 def save_state(path: Path, state: TrainState, stateful: Sequence[Callback] = (),

@@ -86,7 +86,7 @@ def to_onnx(model: Any, path: str | os.PathLike | None = None, *, opset: int = D
     onnx.helper.set_model_props(proto, _props(model))
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
-        from ._archive import atomic_write
+        from ._atomic import atomic_write
 
         atomic_write(Path(path), lambda fh: fh.write(proto.SerializeToString()))
     return proto

@@ -1,6 +1,7 @@
 """Gradient checking: (A) and (B) against central differences of J, per layer and parameter."""
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -42,7 +43,7 @@ class GradcheckReport:
 
     @property
     def worst(self) -> GradcheckRow:
-        return max(self.rows, key=lambda r: r.rel_error)
+        return max(self.rows, key=lambda r: math.inf if math.isnan(r.rel_error) else r.rel_error)
 
     @property
     def failures(self) -> list[GradcheckRow]:
@@ -66,6 +67,9 @@ class GradcheckReport:
             lines.append("** passes within the finite differences' own error (estimated from a second step, 2 eps), "
                          "which is larger than the tolerance asks: central differences cannot resolve it here (on "
                          "a trained model near a minimum the gradient is small and their truncation error dominates)")
+        if any(math.isnan(r.rel_error) for r in self.rows):
+            lines.append("nan: the analytic or numeric gradient is not finite (NaN or inf): e.g. a cross-entropy of "
+                         "outputs that are not probabilities (err' divides by A[L] = 0), or an overflow")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -130,7 +134,11 @@ def gradcheck(
             worst = np.unravel_index(int(np.argmax(np.abs(a - n))), a.shape)
             basis = "rel" if rel < tol else "noise" if max(float(np.abs(a).max()), float(np.abs(n).max())) <= noise \
                 else None
-            if basis is None:  # can central differences resolve tol here? Their error, from a second step (~eps^2)
+            finite = bool(np.isfinite(a).all() and np.isfinite(n).all())
+            if not finite:  # NaN compares false everywhere: without this, a NaN gradient would pass with error 0
+                rel, basis = math.nan, None
+                worst = np.unravel_index(int(np.argmax(~(np.isfinite(a) & np.isfinite(n)))), a.shape)
+            elif basis is None:  # can central differences resolve tol here? Their error, from a second step (~eps^2)
                 idx = range(offset, offset + a.size)
                 n2 = np.array([slope(i, 2 * eps) for i in idx]).reshape(a.shape)
                 fd_error = np.abs(n2 - n) / 3 + noise

@@ -99,5 +99,6 @@ def checked_validation(net: Network, validation: Any) -> tuple[np.ndarray, np.nd
     if validation is None:
         return None
     if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
-        raise ValueError("validation must be a pair (X_val, Y_val) or a triple (X_val, Y_val, sample_weight)")
+        got = f"a {len(validation)}-tuple" if isinstance(validation, (tuple, list)) else type(validation).__name__
+        raise ValueError(f"validation must be a pair (X_val, Y_val) or a triple (X_val, Y_val, sample_weight); got {got}")
     return checked_set(net, *validation, name="validation ")

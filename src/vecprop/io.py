@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ._archive import (
-    ModelFileError, TreeWriter, atomic_write, check_array_dtype, decode_tree, read_archive, write_archive,
-)
+from ._archive import ModelFileError, TreeWriter, check_array_dtype, decode_tree, read_archive, write_archive
+from ._atomic import atomic_write
 from ._checks import check_sizes
 from ._schema import SchemaError, load_schema, validate
 from .activations import ACTIVATIONS, get_activation

@@ -119,24 +119,35 @@ class Model:
 
         This is the one place a Model turns rows into the derivation's columns.
         """
-        rows = self.select(X, feature_names, source)
+        return self._inputs(self.select(X, feature_names, source), source)
+
+    def _inputs(self, rows: np.ndarray, source: str, first: int = 0) -> np.ndarray:
+        """``inputs`` of selected rows; ``first`` is the index of ``rows[0]`` in the user's rows (for messages)."""
         labels = self.feature_names  # for error messages
         if self.preprocessing is None:
             Xr = numbers(rows, [(repr(labels[j]) if labels else str(j), None) for j in range(rows.shape[1])], source)
         else:
             Xr = self.preprocessing.transform(rows, labels, source)
+        top = np.finfo(self.network.dtype).max
+        if not (np.abs(Xr) <= top).all():  # NaN fails too; (x - mean) / std overflowed, or float32 cannot hold x
+            i, j = (int(k) for k in np.argwhere(~(np.abs(Xr) <= top))[0])
+            scaled = "" if self.preprocessing is None or self.preprocessing.scaler is None else " after scaling"
+            raise ValueError(f"{source}: row {first + i}, network input {j}: {Xr[i, j]:g}{scaled} is beyond the "
+                             f"range of the network's {self.network.dtype.name} (|x| <= {top:.3g}); such inputs are "
+                             "far outside anything it was trained on")
         return np.ascontiguousarray(Xr.T, dtype=self.network.dtype)  # rows -> columns, here
 
     def outputs(self, X: Any, feature_names: Sequence[str] | None = None, source: str = "X",
                 chunk: int = 4096) -> np.ndarray:
-        """A[L] (n_L, m) for raw rows, in inference mode (no dropout), ``chunk`` rows at a time."""
-        from .inference import predict
+        """A[L] (n_L, m) for raw rows, in inference mode (no dropout), ``chunk`` rows at a time.
 
+        Outputs that are not finite (inputs so large that Theta A overflows) are an error naming the row.
+        """
         rows = self.select(X, feature_names, source)
         m = rows.shape[0]
         out = np.empty((self.n_outputs, m), self.network.dtype)
         for s in range(0, m, chunk):
-            out[:, s : s + chunk] = predict(self.network, self.inputs(rows[s : s + chunk], source=source))
+            out[:, s : s + chunk] = _predict(self.network, self._inputs(rows[s : s + chunk], source, s), source, s)
         return out
 
     def predict(self, X: Any, feature_names: Sequence[str] | None = None) -> np.ndarray:
@@ -214,9 +225,9 @@ class Model:
             raise ValueError(f"{source} has {rows.shape[0]} rows but y has {len(y)}")
         A_L, total, m = np.empty((self.n_outputs, len(y)), self.network.dtype), 0.0, len(y)
         for s in range(0, m, 4096):
-            Xc, Y = self.inputs(rows[s : s + 4096], source=source), self.targets(y[s : s + 4096])
+            Xc, Y = self._inputs(rows[s : s + 4096], source, s), self.targets(y[s : s + 4096])
+            A_L[:, s : s + 4096] = _predict(self.network, Xc, source, s)  # first: an overflow is named
             total += validation_logs(self.network, Xc, Y, prefix="")["cost"] * Xc.shape[1]
-            A_L[:, s : s + 4096] = _predict(self.network, Xc)
         result: dict[str, Any] = {"m": m, "cost": total / m}
         if self.task == "regression":
             pred = self.decode(A_L).reshape(m, -1)
@@ -346,6 +357,9 @@ def _table(X: Any, source: str) -> tuple[np.ndarray, list[str] | None]:
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError(f"{source} is a sparse matrix; a Model takes dense rows (use X.toarray())")
     rows = np.asarray(X)
+    if np.iscomplexobj(rows):
+        raise TypeError(f"{source} holds complex numbers; a model takes real numbers (converting would drop the "
+                        "imaginary part)")
     if rows.ndim == 1:
         raise ValueError(f"{source} must be 2-D rows (m, n_features); got shape {rows.shape}. For one example use "
                          f"{source}.reshape(1, -1)")
@@ -354,10 +368,18 @@ def _table(X: Any, source: str) -> tuple[np.ndarray, list[str] | None]:
     return rows, None
 
 
-def _predict(net: Network, Xc: np.ndarray) -> np.ndarray:
+def _predict(net: Network, Xc: np.ndarray, source: str = "X", first: int = 0) -> np.ndarray:
+    """A[L] of inputs that fit the dtype; an output that overflowed is an error, not a silent NaN label."""
     from .inference import predict
 
-    return predict(net, Xc)
+    with np.errstate(over="ignore", invalid="ignore"):
+        A_L = predict(net, Xc)
+    if not np.isfinite(A_L).all():
+        c = int(np.argwhere(~np.isfinite(A_L))[0][1])
+        raise ValueError(f"{source}: row {first + c}: the network's output overflowed to {A_L[:, c].tolist()} (its inputs "
+                         f"reach {np.abs(Xc[:, c]).max():.3g} after preprocessing): such inputs are far outside what "
+                         "it was trained on")
+    return A_L
 
 
 def _label_key(v: Any) -> str:

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._checks import as_columns, as_targets, check_dtype, check_real, check_sample_weight, check_sizes
+from ._checks import as_columns, as_targets, check_dtype, check_real, check_sample_weight, check_sizes, make_rng
+from ._memory import check_network_fits
 from .activations import Activation, get_activation
 from .initializers import get_initializer
 from .losses import Loss, get_loss, is_fused
@@ -98,7 +99,8 @@ class Network:
     ) -> None:
         self.sizes = check_sizes(sizes)
         self.L = len(self.sizes) - 1
-        if isinstance(activations, (str, dict)) or len(activations) != self.L:
+        listed = isinstance(activations, (Sequence, np.ndarray)) and not isinstance(activations, str)
+        if not listed or len(activations) != self.L:
             raise ValueError(
                 f"activations must list one activation per layer (L={self.L}); got {activations!r}"
             )
@@ -107,15 +109,18 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.dropout = self._check_dropout(dropout)
         self.fused = is_fused(self.activations[-1], self.loss)
-        inits = [init] * self.L if init is None or isinstance(init, str) else list(init)
-        if len(inits) != self.L:
-            raise ValueError(f"init must be one name or L={self.L} names; got {init!r}")
+        inits = [init] * self.L if init is None or isinstance(init, str) else init
+        if not (isinstance(inits, (Sequence, np.ndarray)) and len(inits) == self.L
+                and all(i is None or isinstance(i, str) for i in inits)):
+            raise ValueError(f"init must be one initializer name or L={self.L} names (None: by activation); "
+                             f"got {init!r}")
         self.init = [i or a.default_init for i, a in zip(inits, self.activations)]
+        rng = make_rng(seed)
+        check_network_fits(self.sizes, self.dtype.itemsize, self.dtype.name)  # before allocating anything
 
         n_params = sum(n * (p + 1) for p, n in zip(self.sizes, self.sizes[1:]))
         self.flat = np.zeros(n_params, dtype=self.dtype)
         self.params: Params = self.views(self.flat)
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         for (Theta, _), name, n_l, n_prev in zip(self.params, self.init, self.sizes[1:], self.sizes):
             Theta[...] = get_initializer(name)(n_l, n_prev, rng)  # drawn in float64, then rounded
         self.cache = Cache()
@@ -123,8 +128,8 @@ class Network:
     def _check_dropout(self, dropout: float | Sequence[float]) -> tuple[float, ...]:
         if np.isscalar(dropout) and dropout and self.L == 1:
             raise ValueError(f"dropout={dropout!r} drops hidden units, and this network (L=1) has none")
-        rates = [dropout] * (self.L - 1) if np.isscalar(dropout) else list(dropout)
-        if len(rates) != self.L - 1:
+        rates = [dropout] * (self.L - 1) if np.isscalar(dropout) else dropout
+        if not isinstance(rates, (Sequence, np.ndarray)) or len(rates) != self.L - 1:
             raise ValueError(f"dropout must be one rate or L-1={self.L - 1} rates (hidden layers); got {dropout!r}")
         rates = [check_real(f"dropout rate for layer {l}", p, 0.0, 1.0, hi_open=True) for l, p in enumerate(rates, 1)]
         return tuple(rates) + (0.0,)  # the output layer never drops

@@ -8,7 +8,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_int, check_real, make_rng
 from ._sparse import is_sparse, sparse_rows
 from .callbacks import (
     Callback, CallbackList, Checkpoint, History, LRScheduler, TrainState, optimizer_config, split_states,
@@ -64,17 +64,22 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     ("binary", "multiclass", "multilabel", "regression") chooses the metrics; by default the loss
     implies it (``metrics.task_of``), so pass it for a classifier trained with squared error.
     """
+    l2 = check_real("l2", l2, 0.0)
+    _check_hooks(optimizer, schedule, callbacks)
     if optimizer == "lbfgs" or isinstance(optimizer, LBFGS):  # full batch: its own loop, the same callbacks
         return fit_lbfgs(net, X, Y, optimizer, sample_weight=sample_weight, epochs=epochs, l2=l2,
                          validation=validation, callbacks=callbacks, engine=engine, comm=comm,
                          schedule=schedule, resume=resume, clip_norm=clip_norm, clip_value=clip_value, task=task)
     data = TrainingSet(net, X, Y, sample_weight, validation, epochs=epochs, batch_size=batch_size, task=task)
     opt = get_optimizer(optimizer, **({} if lr is None else {"lr": lr})) if isinstance(optimizer, str) else optimizer
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = make_rng(seed)
     cbs = _callbacks(schedule, callbacks)
     path = make_engine(net, engine)
     state = TrainState(net=net, optimizer=opt, rng=rng, epochs=epochs, history=cbs.callbacks[0], engine=path,
-                       fingerprint=data.fingerprint, optimizer_config=optimizer_config(opt))
+                       fingerprint=data.fingerprint, optimizer_config=optimizer_config(opt),
+                       settings={"batch_size": batch_size, "l2": l2, "shuffle": shuffle,
+                                 "clip_norm": None if clip_norm is None else float(clip_norm),
+                                 "clip_value": None if clip_value is None else float(clip_value)})
     first = _resume(resume, state, cbs.callbacks) if resume is not None else 0
     procs = OneProcess(net, rng) if comm is None else _data_parallel(comm, net, rng, data, epochs, batch_size, shuffle)
     l2_share, step = l2 / procs.size, _Step(net, opt, state, clip_norm, clip_value)
@@ -293,6 +298,18 @@ def _batch_hooks(cbs: CallbackList) -> list[Any]:
     return [cb.on_batch_end for cb in cbs.callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
 
 
+def _check_hooks(optimizer: Any, schedule: Any, callbacks: Any) -> None:
+    """fit's objects, checked before anything runs: a bad one would fail deep in the loop."""
+    if not isinstance(optimizer, (str, LBFGS)) and not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must be a name (e.g. 'adam') or an optimizer with step(params, grads); "
+                        f"got {type(optimizer).__name__}")
+    if schedule is not None and not (hasattr(schedule, "current_lr") and callable(getattr(schedule, "step", None))):
+        raise TypeError(f"schedule must be a vecprop schedule (e.g. get_schedule('cosine', ...)) or None; "
+                        f"got {type(schedule).__name__}")
+    if isinstance(callbacks, (str, Callback)) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects; got {type(callbacks).__name__}")
+
+
 def _callbacks(schedule: Any, callbacks: Sequence[Callback]) -> CallbackList:
     """History first, then the schedule, then the caller's; checkpoints last, so that they save
     the epoch's final state of every other callback."""
@@ -335,6 +352,11 @@ def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int
         diff = sorted(k for k in {**theirs_opt, **mine_opt} if theirs_opt.get(k) != mine_opt.get(k))
         raise ValueError(f"checkpoint {path} was trained with another optimizer setting: "
                          + "; ".join(f"{k} {theirs_opt.get(k)!r} there, {mine_opt.get(k)!r} here" for k in diff))
+    theirs_set = run.get("settings")
+    if theirs_set is not None and theirs_set != state.settings:  # None: a checkpoint of before they were kept
+        diff = sorted(k for k in {**theirs_set, **state.settings} if theirs_set.get(k) != state.settings.get(k))
+        raise ValueError(f"checkpoint {path} was trained with other fit settings: "
+                         + "; ".join(f"{k} {theirs_set.get(k)!r} there, {state.settings.get(k)!r} here" for k in diff))
     if run.get("data_sha256") and state.fingerprint is not None and run["data_sha256"] != state.fingerprint():
         raise ValueError(f"checkpoint {path} was trained on other data (its SHA-256 differs from this run's X, Y "
                          "and weights)")
@@ -350,4 +372,7 @@ def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int
         if isinstance(cb, History):
             cb.records = list(ck.extra.get("history", []))
     state.rng.bit_generator.state = ck.rng_state
+    if ck.extra.get("stopped"):  # early stopping ended that run: resuming finishes it, it does not train on
+        state.stop = True
+        return max(ck.epoch, state.epochs)
     return ck.epoch

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from .._checks import check_choice, check_int, check_real
 from .._registry import Registry
+from .._schema import load_schema
 from ..activations import ACTIVATIONS
 from ..engines import ENGINES
 from ..lbfgs import LBFGS
@@ -30,6 +31,10 @@ TARGET_SCALES = ("standardize", "none")
 TASKS = ("auto", "classification", "regression")
 MISSING = ("error", "drop", "mean", "median")
 MONITORS = ("auto", "val_cost", "val_accuracy", "val_r2", "cost")
+MAX_HIDDEN = load_schema()["$defs"]["network"]["properties"]["sizes"]["maxItems"] - 2
+"""The most hidden layers a model file can hold (its schema's limit on sizes, less n_0 and n_L)."""
+MAX_CONFIG_BYTES = 2**20
+"""--config files are read up to this size (a config.toml is a few hundred bytes)."""
 CHECKPOINT_SECONDS = 10.0
 """Checkpoints are written at most this often (each is an fsync'ed file); Ctrl-C writes the last epoch's."""
 
@@ -132,6 +137,9 @@ class TrainConfig:
             check_choice(name, getattr(self, name), FIELDS[name].metadata["choices"])
         if any(n < 1 for n in self.hidden):
             raise UserError(f"hidden layer sizes must be positive; got {list(self.hidden)}")
+        if len(self.hidden) > MAX_HIDDEN:
+            raise UserError(f"hidden lists {len(self.hidden)} layers; a model file holds at most {MAX_HIDDEN} hidden "
+                            "layers")
         check_real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
         for name in ("epochs", "batch_size", "warmup", "early_stopping", "checkpoint_every"):
             check_int(name, getattr(self, name), 0)
@@ -141,6 +149,7 @@ class TrainConfig:
             check_real("lr", self.lr, 0.0, lo_open=True)
         if self.n_samples is not None:
             check_int("n_samples", self.n_samples, 2)
+        check_int("seed", self.seed, 0)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -186,8 +195,9 @@ def _shown(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple) else f"{value}"
 
 
-def _coerce(where: str, kind: str, value: Any) -> Any:
-    """A file value as the field's type; a wrong type raises UserError naming ``where``."""
+def _coerce(where: str, kind: str, value: Any, column: bool = False) -> Any:
+    """A file value as the field's type; a wrong type raises UserError naming ``where``. Only a ``column``
+    (a CSV column: a name or an index) may be an integer where a string is expected."""
     ok = {
         "str": isinstance(value, str),
         "int": isinstance(value, int) and not isinstance(value, bool),
@@ -199,8 +209,8 @@ def _coerce(where: str, kind: str, value: Any) -> Any:
                                                and all(isinstance(v, str) for v in value)),
         "table": isinstance(value, dict),
     }[kind]
-    if kind == "str" and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # a CSV target given as a column index
+    if kind == "str" and column and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a CSV column given by its index
     if not ok:
         wanted = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                   "int_list": "a list of integers", "str_list": "a string or a list of strings",
@@ -219,14 +229,29 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """The flat field values a TOML file sets, type-checked; unknown keys are errors with a suggestion."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a FIFO would block, a device never end
+            raise UserError(f"--config: {path} is {'a folder' if path.is_dir() else 'not a regular file'}; give a "
+                            "config.toml file")
         with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise UserError(f"--config: no such file: {path}") from None
-    except IsADirectoryError:
-        raise UserError(f"--config: {path} is a folder; give the config.toml inside it") from None
+    except PermissionError:
+        raise UserError(f"--config: permission denied: {path}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise UserError(f"--config: {path} is larger than {MAX_CONFIG_BYTES // 2**20} MiB; a config file is a few "
+                        "dozen lines (is it the right file?)")
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise UserError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
+                        "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise UserError(f"{path}: arrays or tables nest too deeply to read; a config file nests a few levels "
+                        "at most") from None
     values: dict[str, Any] = {}
     for section, table in doc.items():
         if section not in SECTIONS:
@@ -240,7 +265,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
                 raise UserError(f"{path}: unknown key {key!r} in [{section}]{_nearest(key, list(keys))}; "
                                 f"valid keys: {', '.join(keys)}")
             name = keys[key]
-            values[name] = _coerce(f"{path}: [{section}] {key}", FIELDS[name].metadata["kind"], value)
+            values[name] = _coerce(f"{path}: [{section}] {key}", FIELDS[name].metadata["kind"], value,
+                                   column=name in ("target", "weight_column"))
     return values
 
 

@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Iterator
 
 EXIT_USER = 2
 """Exit code for a user mistake (bad flag, missing file, mismatched model): argparse's own code."""
+
+
+REFUSED_WRITES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM,
+                            errno.EIO})
+"""OSErrors that mean the system refused a file (full disk, quota, read-only, permission): exit 2, one line."""
 
 
 class UserError(Exception):
@@ -40,7 +46,7 @@ def user_errors(context: str = "") -> Iterator[None]:
         detail = f"no such file or folder: {err.filename}" if err.filename else str(err)
         raise UserError(prefix + detail) from None
     except IsADirectoryError as err:
-        raise UserError(f"{prefix}{err.filename} is a folder, not a file") from None
+        raise UserError(f"{prefix}{err.filename} is a folder, not a file" if err.filename else prefix + str(err)) from None
     except PermissionError as err:
         raise UserError(f"{prefix}permission denied: {err.filename}") from None
     except ImportError as err:

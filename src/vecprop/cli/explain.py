@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import nbytes_text as nbytes  # bytes in binary units: 401408 -> '392.0 KiB'
 from ..activations import get_activation
 from ..losses import get_loss, is_fused, output_activation
 from . import config as C
@@ -53,14 +54,6 @@ def si(x: float, unit: str = "") -> str:
         if abs(x) >= factor:
             return f"{x / factor:.2f} {prefix}{unit}"
     return f"{x:.0f} {unit}".rstrip()
-
-
-def nbytes(n: float) -> str:
-    """Bytes in binary units: 401408 -> '392.0 KiB'."""
-    for factor, prefix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= factor:
-            return f"{n / factor:.1f} {prefix}"
-    return f"{int(n)} B"
 
 
 def shape(r: int, c: int) -> str:
@@ -194,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         args.batch = 64
     if args.batch < 1:
         raise UserError(f"--batch must be >= 1; got {args.batch}")
+    if args.examples is not None and args.examples < 1:
+        raise UserError(f"--examples must be >= 1; got {args.examples}")
     L, m, item = len(sizes) - 1, args.batch, np.dtype(args.dtype).itemsize
 
     print(f"A {L}-layer network {' -> '.join(map(str, sizes))} on a mini-batch of m = {m} examples, "

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import check_fits
 from ..gradcheck import GradcheckWarning, gradcheck
 from ..losses import output_activation
 from ..network import Network
@@ -59,11 +60,22 @@ def random_targets(loss: str, n_L: int, m: int, rng: np.random.Generator) -> np.
     return rng.standard_normal((n_L, m))
 
 
+def check_batch(sizes: tuple[int, ...], m: int) -> None:
+    """X, Y and every Z[l], A[l] (and their float64 copies) of a batch of m examples must fit in memory."""
+    with user_errors("--batch"):
+        check_fits(8 * m * 6 * sum(sizes), f"a float64 check of {m:,} examples through layers {list(sizes)}",
+                   "use a smaller --batch (a few examples check the gradients as well as many)")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise UserError(f"--batch must be >= 1; got {args.batch}")
-    if not (args.eps > 0 and args.tol > 0):
-        raise UserError(f"--eps and --tol must be > 0; got {args.eps} and {args.tol}")
+    if not (args.eps > 0 and args.tol > 0 and np.isfinite(args.eps) and np.isfinite(args.tol)):
+        raise UserError(f"--eps and --tol must be finite numbers > 0; got {args.eps} and {args.tol}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0; got {args.seed}")
+    if not (np.isfinite(args.l2) and args.l2 >= 0):
+        raise UserError(f"--l2 must be a finite number >= 0; got {args.l2}")
     rng = np.random.default_rng(args.seed)
     if args.model:
         if args.layers:
@@ -75,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         sizes = args.layers or (4, 5, 3)
         if len(sizes) < 2:
             raise UserError(f"--layers needs at least n_0,n_L; got {list(sizes)}")
+        check_batch(sizes, args.batch)
         with user_errors("network"):
             out_act = args.output_activation or output_activation(args.loss)
             net = Network(sizes, [args.activation] * (len(sizes) - 2) + [out_act], args.loss,
@@ -89,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
           f"{2 * net.flat.size:,} cost evaluations")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GradcheckWarning)  # the report lists them itself
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow: the report says "nan" once
         with user_errors("gradcheck"):
             report = gradcheck(net, X, Y, l2=args.l2, eps=args.eps, tol=args.tol)
     print(report)
@@ -98,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
 def _from_model(args: argparse.Namespace, rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray, str]:
     model = open_model(args.model)
     net = model.network
+    check_batch(net.sizes, args.batch)
     if args.data is None:
         X = rng.standard_normal((net.sizes[0], args.batch))
         return net, X, random_targets(net.loss.name, net.sizes[-1], args.batch, rng), "random inputs"

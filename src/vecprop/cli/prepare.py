@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
+from .._memory import TooBig
 from ..datasets import Dataset, MinMaxScaler, Standardizer
 from ..preprocessing import Column, Preprocessor, category_key
 from .errors import UserError, user_errors
@@ -32,8 +33,13 @@ def load_dataset(name: str, *, target: str | None = None, seed: int = 0, n_sampl
                  task: str | None = None, missing: str = "error", weight: str | None = None) -> Dataset:
     """``vecprop.datasets.load`` with its errors (unknown name, bad file) turned into UserError."""
     with user_errors("--data"):
-        return datasets.load(name, target=target, seed=seed, n_samples=n_samples, task=task, weight=weight,
-                             missing=missing if missing in ("error", "drop") else "keep")
+        try:
+            return datasets.load(name, target=target, seed=seed, n_samples=n_samples, task=task, weight=weight,
+                                 missing=missing if missing in ("error", "drop") else "keep")
+        except TooBig as err:
+            if n_samples is None or "n_samples" not in str(err):
+                raise
+            raise UserError(f"--n-samples: {err}") from None
 
 
 def make_scaler(kind: str, X_train: np.ndarray) -> Scaler | None:
@@ -184,6 +190,8 @@ def class_weights(ds: Dataset, spec: str | None, y_train: np.ndarray) -> np.ndar
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value >= 0 and np.isfinite(value)):
             raise UserError(f"--class-weight: the weight of {label!r} must be a finite number >= 0; got {value!r}")
         weights[ds.classes.index(label)] = float(value)
+    if not (weights[np.unique(y_train)] > 0).any():
+        raise UserError("--class-weight gives every class of the training rows weight 0: no example would count")
     return weights
 
 
@@ -219,6 +227,20 @@ def prepare(ds: Dataset, *, loss: str, val_fraction: float, test_fraction: float
         return Columns(X, targets(part.y, n_L, ds.task, target_scaler, dtype), part.X, part.y, part.w)
 
     return Prepared(ds, cols(parts.train), cols(parts.val), cols(parts.test), pre, target_scaler, n_L, filled)
+
+
+def empty_split(ds: Dataset, y_rows: np.ndarray, fraction: float, flag: str) -> str:
+    """Why a split asked for (``flag`` = ``fraction`` > 0) came out empty, and what to change."""
+    if ds.classes is None:
+        return f"{len(y_rows)} rows x {flag} {fraction:g} rounds to 0 rows: use more data or a larger {flag}"
+    counts = np.bincount(y_rows, minlength=len(ds.classes))
+    k, biggest = int((counts > 0).sum()), int(counts.max(initial=0))
+    why = (f"the split is stratified: each class gives round(n_c x {fraction:g}) of its rows, and the largest of "
+           f"the {k} classes has {biggest} row(s), which rounds to 0")
+    if k > len(y_rows) / 2:
+        return (f"{why}. {k} classes among {len(y_rows)} rows: is the target column right (--target)? A column with "
+                "a new value in almost every row is an ID or a measurement (--task regression), not a label")
+    return f"{why}: use more data or a larger {flag}"
 
 
 def data_fingerprint(ds: Dataset, name: str) -> dict[str, Any]:

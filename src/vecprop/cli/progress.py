@@ -1,8 +1,11 @@
 """Training callbacks for people and machines: a tqdm progress bar and a JSON-lines epoch log."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -93,11 +96,11 @@ class JSONLinesLogger(Callback):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.fh: IO[str] | None = None
+        self.fh: IO[bytes] | None = None
         self.t0 = 0.0
 
     def on_train_begin(self, state: TrainState) -> None:
-        self.fh = open(self.path, "a", encoding="utf-8")  # appended: a resumed run continues the log
+        self.fh = open(self.path, "ab", buffering=0)  # appended: a resumed run continues the log
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, state: TrainState) -> None:
@@ -105,13 +108,34 @@ class JSONLinesLogger(Callback):
         record.update(plain_json(state.logs))
         record["elapsed_seconds"] = round(time.perf_counter() - self.t0, 6)
         assert self.fh is not None
-        self.fh.write(json.dumps(record, allow_nan=False) + "\n")
-        self.fh.flush()
+        try:
+            append_line(self.fh, self.path, json.dumps(record, allow_nan=False) + "\n")
+        except OSError:  # training stops with this error: close the log now, not when collected
+            self.on_train_end(state)
+            raise
 
     def on_train_end(self, state: TrainState) -> None:
         if self.fh is not None:
             self.fh.close()
             self.fh = None
+
+
+def append_line(fh: IO[bytes], path: Path, line: str) -> None:
+    """Append a whole line or nothing: a failed write (a full disk) is cut back off the file, so the log
+    never ends in half a JSON object; the error then names the file."""
+    try:
+        start = fh.seek(0, os.SEEK_END)
+    except OSError:  # a pipe (--log-jsonl /dev/stdout): nothing to cut back
+        start = None
+    data = memoryview(line.encode("utf-8"))
+    try:
+        while data:
+            data = data[fh.write(data) or 0:]
+    except OSError as err:
+        if start is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fh.fileno(), start)
+        raise OSError(err.errno, err.strerror, str(path)) from None
 
 
 def open_log(path: str, run_folder: Path | None = None) -> Path:
@@ -126,10 +150,11 @@ def open_log(path: str, run_folder: Path | None = None) -> Path:
         if run_folder is not None and p.parent.resolve() == run_folder.resolve():
             return p  # in the run folder, which fresh_folder makes
         raise UserError(f"--log-jsonl {path}: the folder {p.parent} does not exist (vecprop does not create it)")
-    try:
-        open(p, "a", encoding="utf-8").close()
+    try:  # non-blocking: a named pipe without a reader would hang here (ENXIO instead)
+        os.close(os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666))
     except OSError as err:
-        raise UserError(f"--log-jsonl {path}: cannot write it ({err.strerror})") from None
+        why = "a pipe with no reader" if err.errno == errno.ENXIO else err.strerror
+        raise UserError(f"--log-jsonl {path}: cannot write it ({why})") from None
     return p
 
 

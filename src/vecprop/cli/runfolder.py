@@ -44,7 +44,8 @@ def fresh_folder(out: Path, overwrite: bool) -> None:
 def resume_folder(run: Path) -> tuple[Path, Path]:
     """(config.toml, checkpoint.npz) of a run folder to continue; refused when either is missing."""
     if not run.is_dir():
-        raise UserError(f"--resume {run}: no such run folder")
+        what = "a file, not a run folder" if run.exists() else "no such run folder"
+        raise UserError(f"--resume {run}: {what} (give the --out folder of the run to continue)")
     config, checkpoint = run / "config.toml", run / CHECKPOINT
     for path, why in ((config, "its configuration"), (checkpoint, "a checkpoint (written every --checkpoint-every "
                                                                    "epochs)")):

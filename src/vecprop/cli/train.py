@@ -4,24 +4,27 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..callbacks import Checkpoint, EarlyStopping
+from .._memory import check_fits, check_network_fits, training_bytes
 from ..distributed import abort_on_error, is_root, world
+from ..losses import get_loss
 from ..network import Network
 from ..optimizers import get_optimizer
 from ..schedules import get_schedule
 from ..training import TrainingDiverged, fit
 from . import config as C
-from .errors import UserError, user_errors
+from .errors import REFUSED_WRITES, UserError, user_errors
 from .outputs import write_text
-from .prepare import Prepared, canonical_data, data_fingerprint, load_dataset, prepare
+from .prepare import Prepared, canonical_data, data_fingerprint, empty_split, load_dataset, prepare
 from .progress import JSONLinesLogger, ProgressBar, open_log, progress_enabled
 from .report import CONFIG_HEADER, build_model, final_metrics, stop_reason, write_run_folder
-from .runfolder import CHECKPOINT, GracefulStop, Interrupted, fresh_folder, resume_folder
+from .runfolder import CHECKPOINT, RUN_FILES, GracefulStop, Interrupted, fresh_folder, resume_folder
 
 EXAMPLES = """\
 examples:
@@ -83,6 +86,25 @@ def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
     return C.merge(file_values, flags)
 
 
+PROBABILITY_LOSSES = ("cross_entropy", "binary_cross_entropy")
+
+
+def check_pairing(cfg: C.TrainConfig, task: str, prep: Prepared) -> None:
+    """Settings that would train without complaint and still mean nothing are refused before training."""
+    out, loss, n_L = cfg.output_activation, cfg.loss, prep.n_L
+    if loss in PROBABILITY_LOSSES and out not in ("softmax", "sigmoid"):
+        raise UserError(f"--loss {loss} takes probabilities, and --output-activation {out} does not give them; use "
+                        f"softmax or sigmoid (or leave --output-activation out)")
+    if out == "softmax" and n_L == 1:
+        raise UserError(f"--output-activation softmax over {n_L} output is always 1: use sigmoid or identity (or "
+                        "leave it out: the task chooses)")
+    with user_errors(f"--loss {loss} on {task} data"):
+        get_loss(loss).check_targets(prep.train.Y)
+    if cfg.optimizer == "lbfgs" and cfg.schedule != "constant":
+        raise UserError(f"--schedule {cfg.schedule} does not apply to --optimizer lbfgs (its line search sizes the "
+                        "steps)")
+
+
 def build_schedule(cfg: C.TrainConfig) -> Any:
     """The schedule named in the config, with defaults derived from ``epochs`` where it needs them."""
     name, opts = cfg.schedule, dict(cfg.schedule_options)
@@ -99,12 +121,20 @@ def build_schedule(cfg: C.TrainConfig) -> Any:
         return get_schedule(name, lr=cfg.lr, **{**defaults.get(name, {}), **opts})
 
 
-def build_network(cfg: C.TrainConfig, n_0: int, n_L: int, rng: np.random.Generator) -> Network:
+def build_network(cfg: C.TrainConfig, n_0: int, n_L: int, rng: np.random.Generator, m: int = 1) -> Network:
+    """The network of the config for n_0 inputs and n_L outputs, after a look at the memory that training it
+    on ``m`` rows would take."""
     sizes = [n_0, *cfg.hidden, n_L]
     activations = [cfg.activation] * len(cfg.hidden) + [cfg.output_activation]
     init = None if cfg.init is None else (cfg.init[0] if len(cfg.init) == 1 else list(cfg.init))
     if cfg.dropout and not cfg.hidden:
         raise UserError(f"--dropout {cfg.dropout} drops hidden units, and --hidden gives none")
+    item, batch = np.dtype(cfg.dtype).itemsize, min(cfg.batch_size or m, m)
+    with user_errors("--hidden"):
+        check_network_fits(tuple(sizes), item, cfg.dtype, "use a smaller --hidden ([model] hidden in a config)")
+    with user_errors("--hidden, --batch-size"):
+        check_fits(training_bytes(tuple(sizes), m, batch, item), f"training the network {sizes} on {m:,} rows in "
+                   f"batches of {batch:,}", "use a smaller --hidden or --batch-size")
     with user_errors("model"):
         return Network(sizes, activations, cfg.loss, seed=rng, dtype=cfg.dtype, init=init,
                        dropout=cfg.dropout if cfg.hidden else [])
@@ -163,11 +193,12 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     prep = prepare(ds, loss=cfg.loss, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                    seed=cfg.seed, scale=cfg.scale, target_scale=cfg.target_scale, dtype=cfg.dtype,
                    missing=cfg.missing, class_weight=cfg.class_weight)
-    if cfg.monitor.startswith("val_") and prep.val is None:
-        raise UserError(f"--monitor {cfg.monitor} needs validation rows; the split left none (more data or a larger "
-                        "--val-fraction)")
+    empty = _empty_parts(cfg, ds, prep)
+    if "validation" in empty and cfg.monitor.startswith("val_"):
+        raise UserError(f"--monitor {cfg.monitor} needs validation rows, and the split left none: {empty['validation']}")
+    check_pairing(cfg, ds.task, prep)
     init_seed, fit_seed = np.random.SeedSequence(cfg.seed).spawn(2)
-    net = build_network(cfg, prep.preprocessor.n_0, prep.n_L, np.random.default_rng(init_seed))
+    net = build_network(cfg, prep.preprocessor.n_0, prep.n_L, np.random.default_rng(init_seed), prep.train.m)
     cfg = cfg.replace(init=tuple(net.init))
     optimizer = build_optimizer(cfg)
     schedule = build_schedule(cfg) if cfg.optimizer != "lbfgs" else None
@@ -183,23 +214,34 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
         log = open_log(args.log_jsonl) if log is not None else None
         write_text(out / "config.toml", C.dumps(cfg, CONFIG_HEADER.format(version=_version(), path=out / "config.toml")))
     _describe(say, ds, prep, net, cfg, comm, resume)
+    for part, why in empty.items():
+        say(f"note: no {part} rows: {why}")
     callbacks, stopper, graceful = make_callbacks(cfg, args, prep, out, log, root, comm)
     t0 = time.perf_counter()
     try:
         if graceful is not None:
             graceful.install()
-        history = fit(net, prep.train.X, prep.train.Y, sample_weight=prep.train.w, optimizer=optimizer,
-                      epochs=cfg.epochs, batch_size=cfg.batch_size or None, l2=cfg.l2, clip_norm=cfg.clip_norm or None,
-                      validation=None if prep.val is None else (prep.val.X, prep.val.Y, prep.val.w),
-                      schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed),
-                      engine=cfg.engine, comm=comm, resume=resume, task=ds.task)
+        with warnings.catch_warnings():  # numpy's overflow warnings: fit's own check says it in one line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            history = fit(net, prep.train.X, prep.train.Y, sample_weight=prep.train.w, optimizer=optimizer,
+                          epochs=cfg.epochs, batch_size=cfg.batch_size or None, l2=cfg.l2,
+                          clip_norm=cfg.clip_norm or None,
+                          validation=None if prep.val is None else (prep.val.X, prep.val.Y, prep.val.w),
+                          schedule=schedule, callbacks=callbacks, seed=np.random.default_rng(fit_seed),
+                          engine=cfg.engine, comm=comm, resume=resume, task=ds.task)
     except TrainingDiverged as err:
-        hints = [f"a smaller --lr (this step's was {err.lr:g})"] + ([] if cfg.clip_norm else ["--clip-norm 1"]) + (
-            ["--scale standardize"] if cfg.scale == "none" else [])
+        hints = [f"a smaller --lr (this step's was {err.lr:g})"]
+        hints += [] if cfg.clip_norm else ["--clip-norm 1"]
+        hints += ["--scale standardize"] if cfg.scale == "none" else []
+        hints += [f"a smaller --l2 (it is {cfg.l2:g})"] if cfg.l2 > 1 else []
         raise UserError(f"training diverged at epoch {err.epoch}, batch {err.batch}: {err.cause}. Nothing was saved; "
                         f"try {', or '.join(hints)}", code=1) from None
     except Interrupted as stop:
         return _interrupted(stop, graceful, net, prep, ds, cfg, out, callbacks)
+    except OSError as err:  # a checkpoint or the --log-jsonl line could not be written (a full disk)
+        if err.errno not in REFUSED_WRITES:
+            raise
+        raise cannot_write(err, out, "training") from None
     except ValueError as err:
         if resume is not None:  # the checkpoint is of another run, or damaged
             raise UserError(f"--resume {args.resume}: {err}") from None
@@ -212,9 +254,24 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
         return 0  # every rank holds the same weights; rank 0 writes the run folder
     records = [{**r, "epoch": int(r["epoch"]) + 1} for r in history.records]
     model, metrics = _finish(net, prep, ds, cfg, comm, records, stopper, wall)
-    files = write_run_folder(out, cfg, model, records, metrics, prep, ds, metrics["best_epoch"], plots=cfg.plots)
-    _summary(metrics, ds.task, out, files, say)
+    try:
+        files = write_run_folder(out, cfg, model, records, metrics, prep, ds, metrics["best_epoch"], plots=cfg.plots)
+    except OSError as err:
+        if err.errno not in REFUSED_WRITES:
+            raise
+        raise cannot_write(err, out, "writing the run folder") from None
+    _summary(metrics, ds.task, out, files, say, 0.0 if ds.has_test else cfg.test_fraction)
     return 0
+
+
+def _empty_parts(cfg: C.TrainConfig, ds: Any, prep: Prepared) -> dict[str, str]:
+    """The parts asked for (a fraction > 0) that the split left empty, with why."""
+    out = {}
+    if cfg.val_fraction > 0 and prep.val is None:
+        out["validation"] = empty_split(ds, ds.y, cfg.val_fraction, "--val-fraction")
+    if cfg.test_fraction > 0 and prep.test is None and not ds.has_test:
+        out["test"] = empty_split(ds, ds.y, cfg.test_fraction, "--test-fraction")
+    return out
 
 
 def _describe(say: Any, ds: Any, prep: Prepared, net: Network, cfg: C.TrainConfig, comm: Any, resume: Any) -> None:
@@ -285,6 +342,20 @@ def _interrupted(stop: Interrupted, graceful: GracefulStop, net: Network, prep: 
     return 130
 
 
+def cannot_write(err: OSError, out: Path, during: str) -> UserError:
+    """A file of the run that the system refused (a full disk, a quota): what is on disk, and how to go on.
+
+    Every file is written atomically, so each one there is whole; metrics.json is written last, so
+    a run folder without it is an unfinished run.
+    """
+    have = [name for name in RUN_FILES if (out / name).exists()]
+    held = f"{out} holds {', '.join(have)}" if have else f"{out} holds none of the run's files"
+    then = (f"free some space, then continue with: vecprop train --resume {out}" if CHECKPOINT in have
+            else "free some space and train again (--overwrite)")
+    return UserError(f"cannot write {err.filename or out}: {err.strerror or err} (while {during}); the run is "
+                     f"unfinished: {held} (each file whole; no metrics.json). {then[0].upper()}{then[1:]}")
+
+
 def _checkpoint_epoch(path: Path) -> int:
     from ..io import load_checkpoint
 
@@ -304,7 +375,8 @@ def _default_out(name: str) -> Path:
     return unique_run_dir(Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def _summary(metrics: dict[str, Any], task: str, out: Path, files: list[Path], say: Any) -> None:
+def _summary(metrics: dict[str, Any], task: str, out: Path, files: list[Path], say: Any,
+             test_fraction: float = 0.0) -> None:
     key = "r2" if task == "regression" else "accuracy"
     parts = [f"{p} {metrics[f'{p}_{key}']:.4f}" for p in ("train", "val") if f"{p}_{key}" in metrics]
     ranks = f" on {metrics['n_ranks']} MPI ranks" if metrics.get("n_ranks", 1) > 1 else ""
@@ -314,7 +386,7 @@ def _summary(metrics: dict[str, Any], task: str, out: Path, files: list[Path], s
         for j, value in enumerate(metrics.get(f"test_{key}_per_output", [])):
             print(f"  output {j}: test {key} {value:.4f}")
     else:
-        print(f"{', '.join(parts)} (no test split: --test-fraction is 0)")
+        print(f"{', '.join(parts)} (no test rows{': --test-fraction is 0' if test_fraction == 0 else ''})")
     print(f"run folder: {out}/ (model.npz, config.toml, metrics.json, history.csv)")
     pngs = [f for f in files if f.suffix == ".png"]
     if pngs:

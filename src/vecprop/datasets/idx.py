@@ -5,27 +5,18 @@ import gzip
 import math
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .._checks import regular_file
+from .._memory import check_fits
 from .dataset import Dataset
 from .labels import LabelEncoder
 
 # IDX type byte -> big-endian numpy dtype (the format's own table).
 _DTYPES: dict[int, str] = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == _GZIP_MAGIC
-    if not gzipped:
-        return path.read_bytes()
-    try:
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        raise ValueError(f"{path}: truncated or corrupt gzip stream ({err})") from err
 
 
 def is_idx(path: str | Path) -> bool:
@@ -47,36 +38,65 @@ def read_idx(path: str | Path) -> np.ndarray:
     ------
     ValueError
         Naming the file: a wrong magic number (and the one found), a truncated
-        file or gzip stream, or trailing bytes the dimensions do not account for.
+        file or gzip stream, trailing bytes the dimensions do not account for, or
+        dimensions whose data would not fit in memory.
 
     Notes
     -----
     Layout: magic ``0x0000TTDD`` (type byte TT, number of dimensions DD), then DD
-    big-endian uint32 sizes, then the data in C order, big-endian.
+    big-endian uint32 sizes, then the data in C order, big-endian. The header is read
+    first and the data with that bound: a gzip stream is never inflated past what
+    the header says (plus one byte, to notice trailing data).
     """
     path = Path(path)
-    data = _read_bytes(path)
-    magic = int.from_bytes(data[:4].ljust(4, b"\0"), "big")
-    ndim = data[3] if len(data) >= 4 else 0
-    if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in _DTYPES or ndim == 0:
+    regular_file(path)
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        try:
+            with (gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw) as fh:
+                return _read_idx_stream(path, fh)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+            raise ValueError(f"{path}: truncated or corrupt gzip stream ({err})") from err
+
+
+def _read_exactly(fh: Any, n: int) -> bytes:
+    """Up to ``n`` bytes (fewer only at the end of the stream), without reading past them."""
+    chunks, left = [], n
+    while left > 0:
+        block = fh.read(min(left, 1 << 24))
+        if not block:
+            break
+        chunks.append(block)
+        left -= len(block)
+    return b"".join(chunks)
+
+
+def _read_idx_stream(path: Path, fh: Any) -> np.ndarray:
+    head = _read_exactly(fh, 4)
+    magic = int.from_bytes(head.ljust(4, b"\0"), "big")
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _DTYPES or head[3] == 0:
         raise ValueError(
             f"{path}: not an IDX file: magic number 0x{magic:08X} "
             f"(expected 0x0000TTDD, type TT in {{{', '.join(f'{t:02X}' for t in _DTYPES)}}}, "
             f"DD >= 1 dimensions; e.g. 0x00000803 for images, 0x00000801 for labels)"
         )
-    dtype = np.dtype(_DTYPES[data[2]])
+    dtype, ndim = np.dtype(_DTYPES[head[2]]), head[3]
     header = 4 + 4 * ndim
-    if len(data) < header:
+    sizes = _read_exactly(fh, 4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise ValueError(f"{path}: truncated IDX file: the header of {ndim} dimensions needs "
-                         f"{header} bytes; the file has {len(data)}")
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected, found = math.prod(dims) * dtype.itemsize, len(data) - header
-    if found != expected:
-        what = "truncated IDX file" if found < expected else "IDX file has trailing bytes"
+                         f"{header} bytes; the file has {4 + len(sizes)}")
+    dims = tuple(int.from_bytes(sizes[4 * i: 4 + 4 * i], "big") for i in range(ndim))
+    expected = math.prod(dims) * dtype.itemsize
+    check_fits(expected, f"{path}: dimensions {dims} of {dtype.name}", "is the header right?")
+    data = _read_exactly(fh, expected + 1)  # one byte more tells a trailing byte from the end
+    found = len(data) if len(data) <= expected else f"more than {expected}"
+    if len(data) != expected:
+        what = "truncated IDX file" if len(data) < expected else "IDX file has trailing bytes"
         raise ValueError(f"{path}: {what}: dimensions {dims} of {dtype.name} need {expected} "
                          f"bytes after the {header}-byte header; found {found}")
-    return np.frombuffer(data, dtype, count=math.prod(dims), offset=header).reshape(dims).astype(
-        dtype.newbyteorder("="))
+    return np.frombuffer(data, dtype, count=math.prod(dims)).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def with_or_without_gz(directory: Path, name: str) -> Path | None:
@@ -144,6 +164,9 @@ def find_idx_pairs(path: str | Path) -> tuple[tuple[Path, Path], tuple[Path, Pat
 
 def _pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
     images, labels = read_idx(images_path), read_idx(labels_path)
+    if 0 in images.shape:
+        raise ValueError(f"{images_path}: holds no data: dimensions {images.shape} (an images file has m >= 1 "
+                         "images of at least one pixel)")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{labels_path}: labels must be 1-D integers; got {labels.dtype} {labels.shape}")
     if labels.shape[0] != images.shape[0]:

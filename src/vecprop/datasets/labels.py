@@ -89,6 +89,7 @@ def encode_target(values: np.ndarray, task: str | None, where: str
     """
     if task is not None and task not in (*TASKS, "classification"):
         raise ValueError(f"task must be one of {(*TASKS, 'classification')} or None; got {task!r}")
+    values = _checked_values(values, where)
     categorical = values.dtype.kind in "USO"
     if task == "classification":  # classes, two or more: binary or multiclass by their count
         task = "multiclass"
@@ -113,6 +114,27 @@ def encode_target(values: np.ndarray, task: str | None, where: str
     if forced is None:
         task = "binary" if len(classes) == 2 else "multiclass"
     return enc.transform(values), task, classes
+
+
+def _checked_values(values: np.ndarray, where: str) -> np.ndarray:
+    """Targets that convert without loss: (m,) or (m, k) real numbers or labels, finite; bytes decoded."""
+    if values.ndim not in (1, 2):
+        raise ValueError(f"{where}: targets must be (m,) or (m, k); got shape {values.shape}")
+    if values.dtype.kind == "c":
+        raise ValueError(f"{where}: holds complex numbers (e.g. {values.flat[0]!r}); a target is a real number or a "
+                         "label (converting would drop the imaginary part)")
+    if values.dtype.kind not in "biufUSO":
+        raise ValueError(f"{where}: dtype {values.dtype} cannot be a target; use numbers or text labels")
+    if values.dtype.kind == "S":
+        try:
+            values = np.char.decode(values, "utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{where}: byte-string labels that are not UTF-8 ({err.object!r})") from None
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        i = int(np.argwhere(~np.isfinite(values))[0][0])
+        raise ValueError(f"{where}: row {i} is {values[i]} (NaN or infinite); targets must be finite numbers (drop "
+                         "those rows, or fill them)")
+    return values
 
 
 def _looks_like_classes(values: np.ndarray) -> bool:

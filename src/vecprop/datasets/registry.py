@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_int, make_rng
 from .._registry import Registry
 from . import bundled, fashion_mnist, synthetic
 from .csv_file import load_csv, read_csv_features
@@ -28,11 +29,10 @@ def available() -> list[tuple[str, str, str, str]]:
 
 def _subsample(ds: Dataset, n_samples: int, seed: int) -> Dataset:
     """``n_samples`` training rows drawn without replacement; the test split is kept whole."""
-    if not 1 <= n_samples:
-        raise ValueError(f"n_samples must be >= 1; got {n_samples}")
+    n_samples = check_int("n_samples", n_samples, 1)
     if n_samples >= ds.m:
         return ds
-    rows = np.sort(np.random.default_rng(seed).choice(ds.m, size=n_samples, replace=False))
+    rows = np.sort(make_rng(seed).choice(ds.m, size=n_samples, replace=False))
     return ds.replace(X=ds.X[rows], y=ds.y[rows], w=None if ds.w is None else ds.w[rows])
 
 
@@ -118,6 +118,10 @@ def load(name_or_path: str, *, target: str | int | list | None = None, seed: int
     FileNotFoundError
         A path-like name (with a directory or a data-file suffix) that does not exist.
     """
+    if not isinstance(name_or_path, (str, Path)) or not str(name_or_path):
+        raise TypeError(f"name_or_path must be a data set name (see available()) or a file path; got "
+                        f"{name_or_path!r}")
+    name_or_path = str(name_or_path)
     spec = SETS.get(name_or_path)
     if spec is not None:
         if target is not None or weight is not None:

@@ -3,19 +3,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_int, make_rng
+from .._memory import check_fits
 from .dataset import Dataset, Spec
 
 NOISE = {"xor": 0.3, "moons": 0.1, "circles": 0.08, "spirals": 0.2, "blobs": 1.0, "sine": 0.1}
 """Each set's default noise: the standard deviation of its Gaussian noise (spirals: of the angle, in radians)."""
 
+BYTES_PER_EXAMPLE = 256
+"""A generous estimate of the memory one generated example takes, from generation to training."""
 _SOURCE = "generated locally by vecprop.datasets.synthetic.{} with numpy.random.default_rng(seed={})"
 
 
 def _counts(n_samples: int | None, default: int, n_classes: int, name: str) -> list[int]:
     """Split ``n_samples`` (``default`` when None) as evenly as possible over the classes."""
-    n_samples = default if n_samples is None else n_samples
+    n_samples = default if n_samples is None else check_int(f"{name}: n_samples", n_samples)
     if n_samples < n_classes:
         raise ValueError(f"{name}: n_samples must be >= {n_classes} (one per group); got {n_samples}")
+    check_fits(n_samples * BYTES_PER_EXAMPLE, f"{name}: n_samples={n_samples:,} (~{BYTES_PER_EXAMPLE} bytes per example "
+               "to generate, split and train on)", "use a smaller n_samples")
     return [n_samples // n_classes + (c < n_samples % n_classes) for c in range(n_classes)]
 
 
@@ -42,7 +48,7 @@ def _classes(name: str, seed: int, rng: np.random.Generator, parts: list[np.ndar
 
 def xor(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """Four clusters at (+-1, +-1), Gaussian noise 0.3; class 1 where the signs differ. X (400, 2) by default."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     counts = _counts(n_samples, 400, 4, "xor")
     sd = _noise(noise, NOISE["xor"], "xor")
     centres = np.array([[-1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [1.0, -1.0]])
@@ -53,7 +59,7 @@ def xor(seed: int = 0, n_samples: int | None = None, noise: float | None = None)
 
 def moons(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """Two interleaving half circles with Gaussian noise 0.1. X (500, 2) by default."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     n0, n1 = _counts(n_samples, 500, 2, "moons")
     sd = _noise(noise, NOISE["moons"], "moons")
     t0, t1 = rng.uniform(0.0, np.pi, n0), rng.uniform(0.0, np.pi, n1)
@@ -65,7 +71,7 @@ def moons(seed: int = 0, n_samples: int | None = None, noise: float | None = Non
 
 def circles(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """A ring of radius 1 (class 0) around one of radius 0.5 (class 1), noise 0.08. X (500, 2)."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     counts = _counts(n_samples, 500, 2, "circles")
     sd = _noise(noise, NOISE["circles"], "circles")
     parts = []
@@ -78,7 +84,7 @@ def circles(seed: int = 0, n_samples: int | None = None, noise: float | None = N
 
 def spirals(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """Three interleaved spiral arms, one per class, angle noise 0.2 radians. X (600, 2) by default."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     sd = _noise(noise, NOISE["spirals"], "spirals")
     parts = []
     for c, k in enumerate(_counts(n_samples, 600, 3, "spirals")):
@@ -90,7 +96,7 @@ def spirals(seed: int = 0, n_samples: int | None = None, noise: float | None = N
 
 def blobs(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """Three isotropic Gaussian blobs (sd 1) with centres 3 apart from the origin. X (450, 2)."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     sd = _noise(noise, NOISE["blobs"], "blobs")
     angles = np.pi / 2 + 2.0 * np.pi * np.arange(3) / 3
     centres = 3.0 * np.column_stack([np.cos(angles), np.sin(angles)])
@@ -101,7 +107,7 @@ def blobs(seed: int = 0, n_samples: int | None = None, noise: float | None = Non
 
 def sine(seed: int = 0, n_samples: int | None = None, noise: float | None = None) -> Dataset:
     """1-D regression: y = sin(x) + 0.1 noise, x uniform on [-pi, pi]. X (300, 1), y (300,)."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     (m,) = _counts(n_samples, 300, 1, "sine")
     sd = _noise(noise, NOISE["sine"], "sine")
     x = rng.uniform(-np.pi, np.pi, m)

@@ -76,6 +76,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_json({"error": f"no such action: {path[:80]}"}, HTTPStatus.NOT_FOUND)
         except (ValueError, TypeError) as err:  # bad input from the page: its message is shown there
             return self._send_json({"error": str(err)}, HTTPStatus.BAD_REQUEST)
+        except RecursionError:  # JSON nested thousands deep: no page sends that
+            return self._send_json({"error": "the request nests too deeply"}, HTTPStatus.BAD_REQUEST)
         if isinstance(result, bytes):
             self._send(result, "application/octet-stream", HTTPStatus.OK,
                        extra={"Content-Disposition": 'attachment; filename="playground-model.npz"'})
