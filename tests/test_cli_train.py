@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -184,4 +185,7 @@ def test_defaults_converge_and_say_why(tmp_path):
     assert r.returncode == 0, r.stderr
     m = metrics(tmp_path / "run")
     assert m["stopped_early"] and m["test_accuracy"] >= 0.85 and m["epochs_run"] < 1000
-    assert "did not improve for 10 epochs" in r.stdout and f"kept epoch {m['best_epoch']}'s weights" in r.stdout
+    said = re.search(r"did not improve (by more than --min-delta 0.0001 )?for 10 epochs after epoch (\d+); "
+                     r"kept epoch (\d+)'s weights", r.stdout)
+    assert said, r.stdout
+    assert m["epochs_run"] == int(said[2]) + 10 and int(said[3]) == m["best_epoch"] >= int(said[2])

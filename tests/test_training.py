@@ -133,8 +133,30 @@ def test_early_stopping_restores_best_validation_weights():
     best_cost, best_flat = min(spy.flats, key=lambda t: t[0])
     assert stop.best == best_cost
     np.testing.assert_array_equal(net.flat, best_flat)
-    assert len(history) == stop.best_epoch + 1 + 3  # patience 3: exactly 3 epochs without gain, then stop
-    assert stop.stopped_epoch == stop.best_epoch + 3
+    assert len(history) == stop.improved_epoch + 1 + 3  # patience 3: exactly 3 epochs without gain, then stop
+    assert stop.stopped_epoch == stop.improved_epoch + 3 and stop.best_epoch == stop.improved_epoch  # min_delta 0
+
+
+def test_early_stopping_counts_patience_from_the_last_gain_above_min_delta():
+    """A gain under min_delta moves the best weights but not the count (scikit-learn's tol): the
+    stop comes patience epochs after the last real gain, and the report says which epoch that was."""
+    from types import SimpleNamespace
+
+    from vecprop.cli.report import stop_reason
+
+    stop = EarlyStopping(patience=3, min_delta=0.01)
+    state = SimpleNamespace(net=SimpleNamespace(flat=np.zeros(2)), stop=False, epoch=0, logs={})
+    for epoch, cost in enumerate([1.0, 0.5, 0.499, 0.498, 0.6]):
+        state.epoch, state.logs = epoch, {"val_cost": cost}
+        state.net.flat = np.full(2, float(epoch))
+        stop.on_epoch_end(state)
+    assert (stop.improved_epoch, stop.best_epoch, stop.stopped_epoch) == (1, 3, 4) and state.stop
+    cfg = SimpleNamespace(optimizer="adam", epochs=100)
+    assert stop_reason(cfg, stop, 5) == ("val_cost did not improve by more than --min-delta 0.01 for 3 epochs after "
+                                         "epoch 2; kept epoch 4's weights, its best value")
+    restored = EarlyStopping(patience=3, min_delta=0.01)
+    restored.load_state_dict(stop.state_dict())
+    assert restored.improved_epoch == 1
 
 
 def test_divergence_raises_clear_error_and_keeps_finite_weights():

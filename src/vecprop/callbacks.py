@@ -112,11 +112,12 @@ class History(Callback):
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; restore the best weights.
 
-    Exactly ``patience`` epochs without improvement: with patience 10 and the best value at epoch
-    5, the last epoch trained is 15. ``stopped_epoch`` is that epoch (-1 while training goes on).
-    An epoch improves when it beats the best value so far by more than ``min_delta``; the best
-    value and weights still follow smaller gains (scikit-learn's rule for ``tol``), so a run that
-    only creeps forward stops, keeping its best epoch.
+    Exactly ``patience`` epochs without improvement: with patience 10 and the last improvement at
+    epoch 5 (``improved_epoch``), the last epoch trained is 15. ``stopped_epoch`` is that epoch (-1
+    while training goes on). An epoch improves when it beats the best value so far by more than
+    ``min_delta``; the best value and weights (``best_epoch``) still follow smaller gains
+    (scikit-learn's rule for ``tol``), so a run that only creeps forward stops, keeping its best
+    epoch, which may come after ``improved_epoch``.
     """
 
     def __init__(self, monitor: str = "val_cost", patience: int = 10, min_delta: float = 0.0,
@@ -128,6 +129,7 @@ class EarlyStopping(Callback):
         self.restore_best = restore_best
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = -1
+        self.improved_epoch = -1  # the last epoch that beat the best by more than min_delta
         self.stopped_epoch = -1
         self.wait = 0
         self.best_flat: np.ndarray | None = None
@@ -148,7 +150,7 @@ class EarlyStopping(Callback):
             if self.restore_best:
                 self.best_flat = state.net.flat.copy()
         if improved:
-            self.wait = 0
+            self.wait, self.improved_epoch = 0, state.epoch
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -159,12 +161,13 @@ class EarlyStopping(Callback):
             state.net.flat[...] = self.best_flat
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+        return {"best": self.best, "best_epoch": self.best_epoch, "improved_epoch": self.improved_epoch, "wait": self.wait,
                 "best_flat": self.best_flat, "stopped_epoch": self.stopped_epoch}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.best, self.best_epoch, self.wait = float(d["best"]), int(d["best_epoch"]), int(d["wait"])
         self.stopped_epoch = int(d.get("stopped_epoch", -1))
+        self.improved_epoch = int(d.get("improved_epoch", self.best_epoch))  # absent from 0.2.0 checkpoints
         self.best_flat = None if d.get("best_flat") is None else np.array(d["best_flat"])
 
 

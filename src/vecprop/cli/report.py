@@ -105,8 +105,11 @@ def stop_reason(cfg: Any, stopper: Any, n_epochs: int) -> str:
     if cfg.optimizer == "lbfgs":
         return f"L-BFGS ended after {n_epochs} iterations" + (" (the cap)" if n_epochs >= cfg.epochs else "")
     if stopper is not None and stopper.stopped_epoch >= 0:
-        return (f"{stopper.monitor} did not improve for {stopper.patience} epochs after epoch {stopper.best_epoch + 1}; "
-                f"kept epoch {stopper.best_epoch + 1}'s weights")
+        after, best = stopper.improved_epoch + 1, stopper.best_epoch + 1
+        if best == after:
+            return f"{stopper.monitor} did not improve for {stopper.patience} epochs after epoch {after}; kept epoch {best}'s weights"
+        return (f"{stopper.monitor} did not improve by more than --min-delta {stopper.min_delta:g} for {stopper.patience} "
+                f"epochs after epoch {after}; kept epoch {best}'s weights, its best value")
     kept = f"; kept epoch {stopper.best_epoch + 1}'s weights (best {stopper.monitor})" if stopper is not None else ""
     if n_epochs >= cfg.epochs:
         return f"reached the cap of {cfg.epochs} epochs{kept}"
