@@ -62,7 +62,7 @@ def sklearn_run(name: str, seed: int) -> tuple[float, float]:
 
 
 def table(results: dict[str, dict[str, list[tuple[float, float]]]], seeds: list[int]) -> str:
-    lines = [f"| data | metric | vecprop (no flags) | scikit-learn defaults | difference | vecprop s | scikit-learn s |",
+    lines = ["| data | metric | vecprop (no flags) | scikit-learn defaults | difference | vecprop s | scikit-learn s |",
              "|---|---|---|---|---|---|---|"]
     for name, by in results.items():
         metric = "R^2" if name == "diabetes" else "accuracy"

@@ -79,7 +79,7 @@ def test_explain_shows_every_equation_with_shapes_flops_and_memory(capsys):
         assert f"  {tag} " in out, tag
     assert "Z[1] = Theta[1] A[0] + b[1]" in out and f"({n1}, {n0}) x ({n0}, {m}) + ({n1}, 1) -> ({n1}, {m})" in out
     assert "dTheta[1] = 1/m dZ[1] A[0]^T" in out and f"({n1}, {m}) x ({m}, {n0}) -> ({n1}, {n0})" in out
-    assert f"dA[1] = Theta[2]^T dZ[2]" in out and f"({n1}, {n2}) x ({n2}, {m}) -> ({n1}, {m})" in out
+    assert "dA[1] = Theta[2]^T dZ[2]" in out and f"({n1}, {n2}) x ({n2}, {m}) -> ({n1}, {m})" in out
     # FLOPs of (A) for layer 1: 2 n_1 m n_0 for the product and n_1 n_0 for the 1/m
     flops_A1 = 2 * n1 * m * n0 + n1 * n0
     assert f"= {flops_A1 / 1e3:.2f} K" in out

@@ -105,18 +105,10 @@ def gradcheck(
     found = _kinks(net64, Y, eps)
     noise = 10 * np.finfo(np.float64).eps * max(1.0, abs(net64.cached_cost(Y, l2=l2, sample_weight=w))) / eps
 
-    numeric = np.empty_like(analytic)
     p = net64.flat
-    for i in range(p.size):
-        saved = p[i]
-        p[i] = saved + eps
-        J_plus = net64.cost(X, Y, l2=l2, sample_weight=w, masks=masks64)
-        p[i] = saved - eps
-        J_minus = net64.cost(X, Y, l2=l2, sample_weight=w, masks=masks64)
-        p[i] = saved
-        numeric[i] = (J_plus - J_minus) / (2 * eps)
 
     def slope(i: int, step: float) -> float:
+        """dJ/dp[i] by central differences: (J(p + step) - J(p - step)) / (2 step)."""
         saved = p[i]
         p[i] = saved + step
         J_plus = net64.cost(X, Y, l2=l2, sample_weight=w, masks=masks64)
@@ -124,6 +116,8 @@ def gradcheck(
         J_minus = net64.cost(X, Y, l2=l2, sample_weight=w, masks=masks64)
         p[i] = saved
         return (J_plus - J_minus) / (2 * step)
+
+    numeric = np.array([slope(i, eps) for i in range(p.size)], dtype=np.float64).reshape(analytic.shape)
 
     rows = []
     offset = 0

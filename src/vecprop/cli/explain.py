@@ -136,7 +136,7 @@ def backward_steps(sizes: list[int], acts: list[Any], loss: Any, m: int, item: i
             steps.append(Step("(D)", f"dA[{l - 1}] = Theta[{l}]^T dZ[{l}]",
                               f"{shape(p, n)} x {shape(n, m)} -> {shape(p, m)}", 2 * p * n * m,
                               f"2*n_{l - 1}*n_{l}*m = 2*{p}*{n}*{m}", p * m * item,
-                              note=f"the error flows back through the same weights, transposed" if l == L else ""))
+                              note="the error flows back through the same weights, transposed" if l == L else ""))
         else:
             steps.append(Step("(D)", "not computed for layer 1", "", 0, "", 0,
                               note=f"dA[0] = Theta[1]^T dZ[1] would be the gradient for the inputs X; no "
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
           f"   (dTheta, db: the same again; Adam keeps two more copies)")
 
     fwd = forward_steps(sizes, acts, m, item)
-    print(f"\nFORWARD PASS (1)   X = A[0] -> " + " -> ".join(f"Z[{l}] -> A[{l}]" for l in range(1, L + 1)) + " -> J")
+    print("\nFORWARD PASS (1)   X = A[0] -> " + " -> ".join(f"Z[{l}] -> A[{l}]" for l in range(1, L + 1)) + " -> J")
     _print_steps(fwd)
     cost_flops = 3 * sizes[-1] * m
     print(f"  (2) J = 1/m sum_c sum_i err(A[{L}], Y)   {shape(sizes[-1], m)} -> a number; "
