@@ -471,7 +471,7 @@ def test_missing_file_and_unsupported_type(tmp_path):
 
 
 def test_named_sets_reject_target_and_foreign_task():
-    with pytest.raises(ValueError, match="target and weight columns apply to files"):
+    with pytest.raises(ValueError, match="target and weight columns and the header setting apply to files"):
         D.load("iris", target="species")
     with pytest.raises(ValueError, match="is a multiclass data set"):
         D.load("iris", task="regression")

@@ -230,7 +230,7 @@ def test_adam_and_adamw_hand_worked():
     (SGD, {"lr": -0.1}, "lr"),
     (SGD, {"lr": float("nan")}, "lr"),
     (SGD, {"lr": 0.1, "weight_decay": -1e-3}, "weight_decay"),
-    (Momentum, {"lr": 0.1, "momentum": 1.0}, "momentum"),
+    (Momentum, {"lr": 0.1, "momentum": 1.5}, "momentum"),
     (Momentum, {"lr": 0.1, "dampening": 1.5}, "dampening"),
     (Nesterov, {"lr": 0.1, "momentum": 0.0}, "momentum"),
     (RMSprop, {"rho": 1.0}, "rho"),

@@ -91,10 +91,9 @@ class BaseMLP(StochasticFit, ModelFiles, MLPParameters):
         net = Network(sizes, acts, loss, seed=0, dtype=dtype, dropout=self.dropout)
         for l, (Theta, b) in enumerate(net.params):
             # scikit-learn's MLP, draw for draw: U(-r, r) for coefs_ (n_in, n_out) = Theta.T, then the
-            # intercepts; r = sqrt(f / (n_in + n_out)), f = 2 after a sigmoid layer (the hidden
-            # activation's rule also sets the output layer's), else 6.
-            act = net.activations[min(l, len(hidden) - 1)].name if hidden else ""
-            r = np.sqrt((2.0 if act == "sigmoid" else 6.0) / (Theta.shape[0] + Theta.shape[1]))
+            # intercepts; r = sqrt(f / (n_in + n_out)), f = 2 for activation="logistic", else 6, in
+            # every layer (the output layer's too, and with no hidden layer at all).
+            r = np.sqrt((2.0 if self.activation == "logistic" else 6.0) / (Theta.shape[0] + Theta.shape[1]))
             Theta[...] = rs.uniform(-r, r, Theta.shape[::-1]).T
             b[...] = rs.uniform(-r, r, b.shape[0])[:, None]
         return net

@@ -181,9 +181,7 @@ def _outputs(g: _Graph, model: Any, A: str) -> list[tuple[str, int, list[Any]]]:
     else:
         index = g.op("ArgMax", [A], axis=1, keepdims=0)
     classes = np.asarray(model.classes)
-    kind = classes.dtype if classes.dtype.kind != "U" else np.dtype(object)
-    if classes.dtype.kind == "f":
-        kind = g.dtype
+    kind = classes.dtype if classes.dtype.kind != "U" else np.dtype(object)  # float classes stay float64: exact
     g.op("Gather", [g.const("classes", classes.astype(kind), kind), index], out="label", axis=0)
     return [("label", onnx.helper.np_dtype_to_tensor_dtype(kind), ["batch"]), second]
 

@@ -333,6 +333,8 @@ def _check_classes(task: str, classes: Sequence[Any] | None, net: Network) -> tu
         raise ValueError(f"classes must all be str, all int, all float or all bool; got {values[:6]}")
     if any(isinstance(v, float) and not math.isfinite(v) for v in values):
         raise ValueError(f"classes must be finite; got {values[:6]}")
+    if any(type(v) is int and not -2**63 <= v < 2**63 for v in values):  # numpy, the file and ONNX hold int64
+        raise ValueError(f"integer classes must fit in 64 bits (-2**63 .. 2**63 - 1); got {values[:6]}")
     if len({_label_key(v) for v in values}) != len(values):
         raise ValueError(f"classes must be distinct; got {values[:6]}")
     return tuple(values)

@@ -229,7 +229,7 @@ class Momentum(SGD):
     def __init__(self, lr: float = 0.05, momentum: float = 0.9, dampening: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
-        self.momentum = check_real("momentum", momentum, 0.0, 1.0, hi_open=True)
+        self.momentum = check_real("momentum", momentum, 0.0, 1.0)  # 1: no decay (torch and scikit-learn allow it)
         self.dampening = check_real("dampening", dampening, 0.0, 1.0)
 
     def _state_keys(self) -> tuple[str, ...]:
@@ -263,7 +263,7 @@ class Nesterov(Momentum):
     _nesterov = True
 
     def __init__(self, lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
-        check_real("momentum", momentum, 0.0, 1.0, lo_open=True, hi_open=True)
+        check_real("momentum", momentum, 0.0, 1.0, lo_open=True)
         super().__init__(lr, momentum, 0.0, weight_decay)
 
 

@@ -44,6 +44,10 @@ from .metrics import TASK_LOSSES, labels
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 
+_NUMBER_DTYPES = frozenset({"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"})
+"""numpy dtype codes (after the byte order) that ``classes_`` may be restored to."""
+
+
 @dataclass(eq=False, repr=False)
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier trained by vecprop: binary, multi-class and multi-label.
@@ -241,13 +245,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
 
     def _extra_state(self):
-        classes = np.asarray(self.classes_)
-        return {"y_type": self._y_type, "classes_dtype": "object" if classes.dtype == object else "native"}
+        classes = np.asarray(self.classes_)  # numbers keep their dtype (uint8, float32...), as pickle keeps it
+        kind = "object" if classes.dtype == object else classes.dtype.str if classes.dtype.kind in "biuf" else "native"
+        return {"y_type": self._y_type, "classes_dtype": kind}
 
     def _restore_extra_state(self, fitted, model):
         self._y_type = fitted["y_type"]
-        classes = np.asarray(model.classes)
-        self.classes_ = classes.astype(object) if fitted["classes_dtype"] == "object" else classes
+        classes, kind = np.asarray(model.classes), fitted["classes_dtype"]
+        if kind == "object":
+            classes = classes.astype(object)
+        elif kind != "native":
+            dtype = np.dtype(kind) if isinstance(kind, str) and kind[1:] in _NUMBER_DTYPES else None
+            if dtype is None or not np.array_equal(classes.astype(dtype), classes):
+                raise ValueError(f"classes_dtype {kind!r} is not a numeric dtype that holds the classes")
+            classes = classes.astype(dtype)
+        self.classes_ = classes
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

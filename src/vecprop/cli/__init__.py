@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nvecprop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vecprop ... | head`: the reader left; say nothing more (Python's own advice)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except MemoryError as err:  # a size no estimate caught: still one line, saying what to change
         sys.stdout.flush()
         print(f"vecprop: error: out of memory ({err or 'MemoryError'}); use smaller sizes (--hidden, --batch-size, "

@@ -30,6 +30,7 @@ SCALES = ("standardize", "global", "minmax", "none")
 TARGET_SCALES = ("standardize", "none")
 TASKS = ("auto", "classification", "regression")
 MISSING = ("error", "drop", "mean", "median")
+HEADERS = ("auto", "yes", "no")
 MONITORS = ("auto", "val_cost", "val_accuracy", "val_r2", "cost")
 MAX_HIDDEN = load_schema()["$defs"]["network"]["properties"]["sizes"]["maxItems"] - 2
 """The most hidden layers a model file can hold (its schema's limit on sizes, less n_0 and n_L)."""
@@ -67,6 +68,8 @@ class TrainConfig:
                                  "regression outputs (default: the last column)", metavar="COL[,COL...]")
     task: str = setting("auto", "data", "str", "auto: text labels and integers with <= 20 values are classes, other "
                         "numbers regression; or say which", choices=TASKS)
+    header: str = setting("auto", "data", "str", "CSV: does the first row name the columns? (auto: a row of text "
+                          "above numbers, or of text that never repeats below, is a header)", choices=HEADERS)
     missing: str = setting("error", "data", "str", "missing feature values (empty or NA cells, NaN): refuse, drop "
                            "their rows, or fill them with the training mean or median (text: a category of its own)",
                            choices=MISSING)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,7 @@ import numpy as np
 from .. import datasets
 from .errors import UserError, user_errors
 from .modelfile import notes, open_model
-from .prepare import canonical_data, load_dataset
+from .prepare import HEADER, canonical_data, file_sha256, load_dataset
 
 SPLITS = ("test", "val", "train", "all")
 
@@ -28,18 +30,32 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data", required=True, metavar="DATA", help="a data set name or file")
     p.add_argument("--target", metavar="COL", help="CSV target column (default: as in training, else last)")
     p.add_argument("--split", choices=SPLITS, help="which rows: the training run's test/val/train part, or all")
+    p.add_argument("--header", choices=tuple(HEADER), help="CSV: does the first row name the columns? (default: as "
+                   "in training, else auto: detected)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(run=run)
 
 
-def _same_data(name: str, provenance: dict[str, Any]) -> bool:
+def _same_data(name: str, provenance: dict[str, Any], split: str | None) -> bool:
+    """Is DATA the training run's data, unchanged (so its seeded split can be redone)? A file that
+    changed since (its SHA-256 differs) is not: its rows would split differently."""
     trained = ((provenance.get("config") or {}).get("data") or {}).get("name")
-    return trained is not None and canonical_data(name) == trained
+    if trained is None or canonical_data(name) != trained:
+        return False
+    digest = (provenance.get("data") or {}).get("sha256")
+    if digest is None or not Path(name).is_file() or file_sha256(Path(name)) == digest:
+        return True
+    if split not in (None, "all"):
+        raise UserError(f"--split {split}: {name} has changed since the model was trained (its SHA-256 differs), so "
+                        "the training run's split cannot be redone; use --split all")
+    print(f"vecprop: note: {name} has changed since the model was trained (its SHA-256 differs): evaluating every row "
+          "(--split all), which may include rows the model was trained on", file=sys.stderr)
+    return False
 
 
 def run(args: argparse.Namespace) -> int:
     model = open_model(args.model)
-    same = _same_data(args.data, model.provenance)
+    same = _same_data(args.data, model.provenance, args.split)
     split_cfg = dict(model.provenance.get("split") or {}) if same else {}
     data_cfg = ((model.provenance.get("config") or {}).get("data") or {}) if same else {}
     target = args.target if args.target is not None else split_cfg.get("target")
@@ -51,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if model.task == "regression" and task is None and target is not None:
         task = "regression"
     ds = load_dataset(args.data, target=target, seed=int(split_cfg.get("seed", 0)), n_samples=split_cfg.get("n_samples"),
-                      task=task, missing=missing, weight=data_cfg.get("weight_column"))
+                      task=task, missing=missing, weight=data_cfg.get("weight_column"),
+                      header=args.header or data_cfg.get("header", "auto"))
     if (ds.task == "regression") != (model.task == "regression"):
         raise UserError(f"{args.model} is a {model.task} model; --data {args.data} is {ds.task} data")
     split = args.split or ("test" if same else "all")
@@ -64,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         result: dict[str, Any] = {"model": args.model, "data": ds.name, "split": split, "task": model.task}
         result.update(model.evaluate(X_rows, answers, feature_names=ds.feature_names, source=source))
         if model.task != "regression":
-            predicted = model.predict(X_rows, feature_names=ds.feature_names)
+            predicted = model.decode(model.outputs(X_rows, ds.feature_names, source=source))
             result["per_class"] = _per_class(model.encode_labels(answers, source),
                                              model.encode_labels(predicted, source), model.classes)
     if args.json:

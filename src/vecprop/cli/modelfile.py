@@ -46,7 +46,7 @@ def notes(kind: str = "note", category: type[Warning] = FeatureWarning) -> Itera
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def read_rows(model: Model, path: Path, source: str) -> np.ndarray:
+def read_rows(model: Model, path: Path, source: str, header: bool | None = None) -> np.ndarray:
     """Raw rows of an input file, as the model's columns in its order (run it inside ``notes()``).
 
     ``.csv``/``.tsv``: a header row is used when present (when it names the model's features
@@ -59,7 +59,7 @@ def read_rows(model: Model, path: Path, source: str) -> np.ndarray:
     where = f"{source} {path}"
     if suffix in (".csv", ".tsv"):
         with user_errors(source):
-            names, rows = read_csv_rows(path, header_names=model.feature_names)
+            names, rows = read_csv_rows(path, header_names=model.feature_names, header=header)
         cells = np.array([cells for _, cells in rows], dtype=object).reshape(len(rows), -1)
         with user_errors():
             picked = model.select(cells, names, source=where)
@@ -69,6 +69,8 @@ def read_rows(model: Model, path: Path, source: str) -> np.ndarray:
             fills = [c.fill is not None for c in model.preprocessing.columns] if model.preprocessing else []
             return parse_cells(path, labels, [line for line, _ in rows], picked,
                                numeric=[k == "numeric" for k in kinds], missing_ok=fills or [False] * len(labels))
+    if header is not None:
+        raise UserError(f"--header applies to .csv and .tsv files; {path.name} is not one")
     if suffix in (".npy", ".npz"):
         with user_errors(source):
             X = read_array_features(path)

@@ -12,6 +12,7 @@ from ..model import Model
 from .errors import UserError, user_errors
 from .modelfile import model_outputs, notes, open_model, read_rows
 from .outputs import rows_csv, write_bytes, write_text
+from .prepare import HEADER
 
 
 def add_parser(sub: Any) -> None:
@@ -28,6 +29,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("input", metavar="INPUT", help="rows to predict: .csv/.tsv (header optional), .npy or .npz (X)")
     p.add_argument("--output", "-o", metavar="FILE", help="write .csv or .npy instead of printing CSV")
     p.add_argument("--proba", action="store_true", help="classifiers: the probability of every class")
+    p.add_argument("--header", choices=tuple(HEADER), default="auto", help="CSV: does the first row name the "
+                   "columns? (auto: it does when it holds the model's feature names, or by the training rule)")
     p.set_defaults(run=run)
 
 
@@ -49,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError(f"--output must end in .csv or .npy; got {dest.name}")
         if dest.exists() and dest.resolve() == path.resolve():
             raise UserError(f"--output {args.output} is the INPUT file; choose another name (it would be overwritten)")
-    rows = read_rows(model, path, "INPUT")
+    rows = read_rows(model, path, "INPUT", HEADER[args.header])
     A_L = model_outputs(model, rows, f"INPUT {args.input}")
     with user_errors("--proba"):
         header, table, array = _results(model, A_L, args.proba)

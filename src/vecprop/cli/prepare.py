@@ -30,16 +30,22 @@ mean or median, text with a category of its own)."""
 
 
 def load_dataset(name: str, *, target: str | None = None, seed: int = 0, n_samples: int | None = None,
-                 task: str | None = None, missing: str = "error", weight: str | None = None) -> Dataset:
+                 task: str | None = None, missing: str = "error", weight: str | None = None,
+                 header: str = "auto") -> Dataset:
     """``vecprop.datasets.load`` with its errors (unknown name, bad file) turned into UserError."""
     with user_errors("--data"):
         try:
             return datasets.load(name, target=target, seed=seed, n_samples=n_samples, task=task, weight=weight,
-                                 missing=missing if missing in ("error", "drop") else "keep")
+                                 missing=missing if missing in ("error", "drop") else "keep",
+                                 header=HEADER[header])
         except TooBig as err:
             if n_samples is None or "n_samples" not in str(err):
                 raise
             raise UserError(f"--n-samples: {err}") from None
+
+
+HEADER = {"auto": None, "yes": True, "no": False}
+"""--header: detect the CSV's header row, or say whether there is one."""
 
 
 def make_scaler(kind: str, X_train: np.ndarray) -> Scaler | None:
@@ -212,6 +218,12 @@ def prepare(ds: Dataset, *, loss: str, val_fraction: float, test_fraction: float
     if parts.train.X.shape[0] < 2:
         raise UserError(f"--data: only {parts.train.X.shape[0]} training rows after the split; "
                         f"use more data or smaller --val-fraction/--test-fraction")
+    for name, part in zip(("training", "validation", "test"), parts):
+        if part.w is not None and part.X.shape[0] and not part.w.sum() > 0:
+            flags = " and ".join(f for f, on in (("--weight-column", ds.w is not None),
+                                                 ("--class-weight", per_class is not None)) if on)
+            raise UserError(f"{flags}: every {name} row has weight 0 ({part.X.shape[0]} rows after the seeded split), "
+                            "so its cost is 0/0; give more rows weight > 0 (or another --seed)")
     pre = fit_preprocessor(parts.train.X, ds.kinds, missing, scale, ds.feature_names)
     filled = count_missing(ds.X, ds.feature_names) if missing in ("mean", "median") else {}
     target_scaler = None
@@ -245,14 +257,19 @@ def empty_split(ds: Dataset, y_rows: np.ndarray, fraction: float, flag: str) -> 
 
 def data_fingerprint(ds: Dataset, name: str) -> dict[str, Any]:
     """What a model records of its training data: the name, and for a file its size and SHA-256."""
-    import hashlib
-
     out: dict[str, Any] = {"name": ds.name, "source": ds.source}
     path = Path(name)
     if name not in {row[0] for row in datasets.available()} and path.is_file():
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        out.update({"file": str(path), "bytes": path.stat().st_size, "sha256": h.hexdigest()})
+        out.update({"file": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)})
     return out
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -143,9 +143,14 @@ def open_log(path: str, run_folder: Path | None = None) -> Path:
     the run folder about to be made), is refused; call it again once the run folder exists."""
     from .errors import UserError
 
+    from .runfolder import RUN_FILES
+
     p = Path(path)
     if p.is_dir():
         raise UserError(f"--log-jsonl {path} is a folder; give a file name such as run.jsonl")
+    if run_folder is not None and p.name in RUN_FILES and p.parent.resolve() == run_folder.resolve():
+        raise UserError(f"--log-jsonl {path} is one of the run's own files, which the run writes over; give another "
+                        "name such as run.jsonl")
     if not p.parent.is_dir():
         if run_folder is not None and p.parent.resolve() == run_folder.resolve():
             return p  # in the run folder, which fresh_folder makes

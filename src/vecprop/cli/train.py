@@ -16,10 +16,12 @@ from ..distributed import abort_on_error, is_root, world
 from ..losses import get_loss
 from ..network import Network
 from ..optimizers import get_optimizer
+from ..preprocessing import FeatureWarning
 from ..schedules import get_schedule
 from ..training import TrainingDiverged, fit
 from . import config as C
 from .errors import REFUSED_WRITES, UserError, user_errors
+from .modelfile import notes
 from .outputs import write_text
 from .prepare import Prepared, canonical_data, data_fingerprint, empty_split, load_dataset, prepare
 from .progress import JSONLinesLogger, ProgressBar, open_log, progress_enabled
@@ -188,11 +190,13 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     root = is_root(comm)
     say = (lambda *a: None) if args.quiet or not root else (lambda *a: print(*a, flush=True))
     ds = load_dataset(cfg.data, target=cfg.target, seed=cfg.seed, n_samples=cfg.n_samples,
-                      task=None if cfg.task == "auto" else cfg.task, missing=cfg.missing, weight=cfg.weight_column)
+                      task=None if cfg.task == "auto" else cfg.task, missing=cfg.missing, weight=cfg.weight_column,
+                      header=cfg.header)
     cfg = C.resolve(cfg, ds.task, has_validation=cfg.val_fraction > 0)  # a bad --optimizer fails before the split
-    prep = prepare(ds, loss=cfg.loss, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-                   seed=cfg.seed, scale=cfg.scale, target_scale=cfg.target_scale, dtype=cfg.dtype,
-                   missing=cfg.missing, class_weight=cfg.class_weight)
+    with notes():  # a category only in the validation or test rows: one "vecprop: note:" line
+        prep = prepare(ds, loss=cfg.loss, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                       seed=cfg.seed, scale=cfg.scale, target_scale=cfg.target_scale, dtype=cfg.dtype,
+                       missing=cfg.missing, class_weight=cfg.class_weight)
     empty = _empty_parts(cfg, ds, prep)
     if "validation" in empty and cfg.monitor.startswith("val_"):
         raise UserError(f"--monitor {cfg.monitor} needs validation rows, and the split left none: {empty['validation']}")
@@ -305,7 +309,9 @@ def _finish(net: Network, prep: Prepared, ds: Any, cfg: C.TrainConfig, comm: Any
     provenance = {"data": data_fingerprint(ds, cfg.data), "split": split,
                   "config": cfg.replace(out=None).to_toml_dict(), "n_ranks": ranks}
     model = build_model(net, prep, ds, provenance)
-    metrics = final_metrics(model, prep, ds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FeatureWarning)  # said once already, when prepare transformed every part
+        metrics = final_metrics(model, prep, ds)
     best = stopper.best_epoch + 1 if stopper is not None and stopper.best_epoch >= 0 else None
     metrics.update({"data": ds.name, "task": ds.task, "n_train": prep.train.m,
                     "n_val": 0 if prep.val is None else prep.val.m, "n_test": 0 if prep.test is None else prep.test.m,
@@ -336,9 +342,13 @@ def _interrupted(stop: Interrupted, graceful: GracefulStop, net: Network, prep: 
     ck = out / CHECKPOINT
     if graceful.checkpoint is not None:
         graceful.checkpoint.flush()  # the last completed epoch's, kept in memory
-    at = f"; checkpoint.npz holds epoch {_checkpoint_epoch(ck)}" if ck.exists() else ""
-    print(f"vecprop: {out}/model.npz holds the weights of epoch {graceful.kept_epoch} ({graceful.completed} epochs "
-          f"completed){at}. Resume with:\n  vecprop train --resume {out}", file=sys.stderr)
+    held = f"vecprop: {out}/model.npz holds the weights of epoch {graceful.kept_epoch} ({graceful.completed} epochs completed)"
+    if ck.exists():
+        print(f"{held}; checkpoint.npz holds epoch {_checkpoint_epoch(ck)}. Resume with:\n  vecprop train --resume {out}",
+              file=sys.stderr)
+    else:  # L-BFGS, or --checkpoint-every 0: nothing to resume from
+        print(f"{held}; no checkpoint is kept (--checkpoint-every 0, or L-BFGS), so the run cannot be resumed: rerun "
+              "it with --overwrite", file=sys.stderr)
     return 130
 
 

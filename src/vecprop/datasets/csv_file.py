@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,10 @@ from .labels import encode_target
 
 Rows = list[tuple[int, list[str]]]  # (1-based line number, stripped cells)
 MISSING = frozenset({"", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "?"})
-"""Cells read as a missing value (pandas' most common spellings)."""
+"""Cells read as a missing value (pandas' most common spellings), in any case; so is any spelling of NaN."""
+_MISSING_LOWER = frozenset(m.lower() for m in MISSING)
+_COMMA_NUMBER = re.compile(r"[+-]?(\d+,\d+|\d{1,3}([,.' ]\d{3})+([.,]\d+)?)")
+"""A number with a decimal comma (0,125) or thousands separators (1,000 or 1.234,5): not read as one."""
 MISSING_STRATEGIES = ("error", "drop", "keep")
 DELIMITERS = ",;\t|"
 SHOWN = 10  # bad rows listed in a message
@@ -23,11 +27,32 @@ CSV_BYTES_PER_BYTE = 20
 
 
 def _is_number(cell: str) -> bool:
+    """A cell float() reads, other than a NaN (which is a missing value, however it is spelled)."""
     try:
-        float(cell)
+        return not math.isnan(float(cell))
     except ValueError:
         return False
-    return True
+
+
+def is_missing(cell: str) -> bool:
+    """An empty or NA-like cell (``MISSING``, any case), or a NaN spelled any way float() reads."""
+    if cell.lower() in _MISSING_LOWER:
+        return True
+    try:
+        return math.isnan(float(cell))
+    except ValueError:
+        return False
+
+
+def _comma_numbers(path: Path, what: str, cells: list[str], lines: list[int]) -> None:
+    """Refuse a text column whose every cell is a number written with a decimal comma or thousands
+    separators: read as text it would become categories (or classes), silently."""
+    present = [(c, line) for c, line in zip(cells, lines) if not is_missing(c)]
+    if present and all(_COMMA_NUMBER.fullmatch(c) for c, _ in present):
+        cell, line = present[0]
+        raise ValueError(f"{path}: {what}, line {line}: {cell!r} looks like a number with a decimal comma or thousands "
+                         "separators; vecprop reads only '.' as the decimal point and no separators: convert the "
+                         "column (e.g. pandas.read_csv(..., decimal=',', thousands='.'))")
 
 
 def _looks_like_header(first: list[str], second: list[str] | None) -> bool:
@@ -84,10 +109,19 @@ def _delimiter_hint(delimiter: str) -> str:
     return f" (delimiter {delimiter!r})" if delimiter in DELIMITERS else ""
 
 
+def _unique_text_row(rows: Rows) -> bool:
+    """The first row is all text and none of its cells appears again in its column: a header of a
+    file of text (categories and labels repeat; names of columns do not)."""
+    first = rows[0][1]
+    if len(rows) < 3 or not all(c and not _is_number(c) and not is_missing(c) for c in first):
+        return False
+    return all(all(cells[j] != c for _, cells in rows[1:]) for j, c in enumerate(first))
+
+
 def _split_header(path: Path, rows: Rows, header: bool | None) -> tuple[list[str], Rows, bool]:
     """(column names, data rows, whether the first row was a header)."""
     if header is None:
-        header = _looks_like_header(rows[0][1], rows[1][1] if len(rows) > 1 else None)
+        header = _looks_like_header(rows[0][1], rows[1][1] if len(rows) > 1 else None) or _unique_text_row(rows)
     width = len(rows[0][1])
     if header:
         names = [c or f"col{j}" for j, c in enumerate(rows[0][1])]
@@ -104,10 +138,12 @@ def _split_header(path: Path, rows: Rows, header: bool | None) -> tuple[list[str
     return names, rows, header
 
 
-def _column_indices(path: Path, target: str | int | list | tuple | None, names: list[str]) -> list[int]:
-    """Resolve targets (a name, an index, "a,b", or a list of those) to column indices."""
+def _column_indices(path: Path, target: str | int | list | tuple | None, names: list[str],
+                    what: str = "target", skip: int | None = None) -> list[int]:
+    """Resolve targets (a name, an index, "a,b", or a list of those) to column indices; the default
+    is the last column other than ``skip`` (the weight column)."""
     if target is None:
-        return [len(names) - 1]
+        return [len(names) - (2 if skip == len(names) - 1 else 1)]
     if isinstance(target, str) and target not in names and "," in target:
         target = [t.strip() for t in target.split(",")]
     parts = list(target) if isinstance(target, (list, tuple)) else [target]
@@ -120,7 +156,7 @@ def _column_indices(path: Path, target: str | int | list | tuple | None, names: 
         elif str(t).lstrip("-").isdigit() and -len(names) <= int(t) < len(names):
             out.append(int(t) % len(names))
         else:
-            raise ValueError(f"{path}: target column {t!r} not found; available columns: "
+            raise ValueError(f"{path}: {what} column {t!r} not found; available columns: "
                              f"{', '.join(names)} (or an index 0..{len(names) - 1}, negative from the end)")
     if len(set(out)) != len(out):
         raise ValueError(f"{path}: target {target!r} names a column twice")
@@ -133,15 +169,17 @@ def _feature_column(path: Path, name: str, j: int, rows: Rows) -> tuple[np.ndarr
     """One feature column: float64 with NaN where missing, or text (object) when any present cell
     is not a number. An infinite number is an error naming its line."""
     cells = [cells[j] for _, cells in rows]
-    text = [i for i, c in enumerate(cells) if c not in MISSING and not _is_number(c)]
-    if text and len(text) < sum(c not in MISSING for c in cells):  # numbers and text: a typo, not categories
+    text = [i for i, c in enumerate(cells) if not is_missing(c) and not _is_number(c)]
+    if text and len(text) == sum(not is_missing(c) for c in cells):  # text throughout: categories, or comma numbers
+        _comma_numbers(path, f"column {name!r} (index {j})", [cells[i] for i in text], [rows[i][0] for i in text])
+    if text and len(text) < sum(not is_missing(c) for c in cells):  # numbers and text: a typo, not categories
         shown = ", ".join(f"line {rows[i][0]} {cells[i]!r}" for i in text[:SHOWN])
         raise ValueError(f"{path}: column {name!r} (index {j}) holds numbers and {len(text)} non-numeric value(s): "
                          f"{shown}; a column of categories must be text throughout, and a missing value an "
                          "empty cell or NA")
     if text:
-        return np.array([None if c in MISSING else c for c in cells], dtype=object), "categorical"
-    values = np.array([math.nan if c in MISSING else float(c) for c in cells], dtype=np.float64)
+        return np.array([None if is_missing(c) else c for c in cells], dtype=object), "categorical"
+    values = np.array([math.nan if is_missing(c) else float(c) for c in cells], dtype=np.float64)
     inf = np.flatnonzero(np.isinf(values))
     if inf.size:
         i = int(inf[0])
@@ -150,17 +188,19 @@ def _feature_column(path: Path, name: str, j: int, rows: Rows) -> tuple[np.ndarr
     return values, "numeric"
 
 
-def _target_values(path: Path, name: str, j: int, rows: Rows, keep: np.ndarray) -> np.ndarray:
+def _target_values(path: Path, name: str, j: int, rows: Rows, keep: np.ndarray,
+                   what: str = "target column") -> np.ndarray:
     """Numbers (float64) when every cell is a finite number, else the text labels."""
     cells = [cells[j] for _, cells in rows]
     cells = [c for c, k in zip(cells, keep) if k]
+    lines = [line for (line, _), k in zip(rows, keep) if k]
     if all(_is_number(c) for c in cells):
         values = np.array(cells, dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            line = [line for (line, _), k in zip(rows, keep) if k][bad[0]]
-            raise ValueError(f"{path}: target column {name!r}, line {line}: NaN/infinite value {cells[bad[0]]!r}")
+            raise ValueError(f"{path}: {what} {name!r}, line {lines[bad[0]]}: infinite value {cells[bad[0]]!r}")
         return values
+    _comma_numbers(path, f"{what} {name!r}", cells, lines)
     return np.array(cells, dtype=str)
 
 
@@ -168,7 +208,7 @@ def _missing_rows(path: Path, names: list[str], rows: Rows, columns: list[int]) 
     """Row index -> the names of its missing cells among ``columns``."""
     out: dict[int, list[str]] = {}
     for i, (_, cells) in enumerate(rows):
-        gone = [names[j] for j in columns if cells[j] in MISSING]
+        gone = [names[j] for j in columns if is_missing(cells[j])]
         if gone:
             out[i] = gone
     return out
@@ -196,8 +236,9 @@ def load_csv(path: str | Path, *, target: str | int | list | tuple | None = None
         targets are classes; integer targets with at most 20 distinct values are classes;
         other numbers are regression).
     header : bool, optional
-        Override header detection (by default: the first row is a header when one of its
-        non-empty cells is not a number but the cell below it is).
+        Override header detection. By default the first row is a header when one of its
+        non-empty cells is not a number but the cell below it is, or when it is all text and none
+        of its cells appears again in its column (a file of text: categories repeat, names do not).
     delimiter : str, optional
         Default: tab for ``.tsv``, else whichever of ``, ; tab |`` the csv module's Sniffer finds.
     missing : {"error", "drop", "keep"}
@@ -217,18 +258,21 @@ def load_csv(path: str | Path, *, target: str | int | list | tuple | None = None
     path = Path(path)
     if missing not in MISSING_STRATEGIES:
         raise ValueError(f"missing must be one of {', '.join(MISSING_STRATEGIES)}; got {missing!r}")
-    names, rows, has_header = _split_header(path, _read_cells(path, delimiter), header)
+    cells = _read_cells(path, delimiter)
+    names, rows, has_header = _split_header(path, cells, header)
+    by_text = header is None and has_header and not _looks_like_header(cells[0][1], cells[1][1])
     if len(names) < 2:
         raise ValueError(f"{path}: one column ({names[0]}); need features and a target (if the file uses "
                          "another delimiter than , ; tab or |, convert it)")
-    targets = _column_indices(path, target, names)
-    w_col = None if weight is None else _column_indices(path, weight, names)[0]
+    w_col = None if weight is None else _column_indices(path, weight, names, "weight")[0]
+    targets = _column_indices(path, target, names, skip=w_col)
     if w_col in targets:
         raise ValueError(f"{path}: column {names[w_col]!r} cannot be both the target and the weights")
     features = [k for k in range(len(names)) if k not in targets and k != w_col]
     if not features:
         raise ValueError(f"{path}: no feature columns are left after the target and weight columns")
-    notes: list[str] = []
+    notes: list[str] = [f"read the first row ({', '.join(names)}) as the header: it is all text and none of its "
+                        "cells appears again in its column (--header no if it is data)"] if by_text else []
     bad_target = _missing_rows(path, names, rows, targets + ([] if w_col is None else [w_col]))
     bad_feature = _missing_rows(path, names, rows, features)
     if missing == "error" and (bad_target or bad_feature):
@@ -265,7 +309,8 @@ def load_csv(path: str | Path, *, target: str | int | list | tuple | None = None
             raise ValueError(f"{path}: target column(s) {', '.join(map(repr, text))} hold text; several targets "
                              "must all be numbers (regression outputs)")
         y, task, classes = np.column_stack(values), "regression", None
-    w = None if w_col is None else _weights(path, names[w_col], _target_values(path, names[w_col], w_col, rows, keep))
+    w = None if w_col is None else _weights(path, names[w_col], _target_values(path, names[w_col], w_col, rows, keep,
+                                                                               "weight column"))
     described = ", ".join(repr(names[j]) for j in targets)
     return Dataset(X=X, y=y, task=task, classes=classes,  # no header: columns match by position, not by name
                    feature_names=tuple(names[k] for k in features) if has_header else None, name=path.name,
@@ -274,22 +319,32 @@ def load_csv(path: str | Path, *, target: str | int | list | tuple | None = None
 
 
 def _weights(path: Path, name: str, values: np.ndarray) -> np.ndarray:
-    if values.dtype.kind != "f" or (values < 0).any() or not values.sum() > 0:
+    if values.dtype.kind != "f":
+        cell = next(v for v in values if not _is_number(v))
+        raise ValueError(f"{path}: weight column {name!r} holds the non-numeric value {cell!r}; weights are numbers >= 0")
+    if (values < 0).any() or not values.sum() > 0:
         raise ValueError(f"{path}: weight column {name!r} must hold finite numbers >= 0, not all 0")
     return values
 
 
 def read_csv_rows(path: str | Path, *, header_names: tuple[str, ...] | None = None,
-                  delimiter: str | None = None) -> tuple[list[str] | None, Rows]:
+                  delimiter: str | None = None, header: bool | None = None) -> tuple[list[str] | None, Rows]:
     """(column names or None, data rows as text cells) of a CSV whose columns are features.
 
-    The first row is a header when it holds every one of ``header_names`` (a model's feature
-    names), else by the usual rule (see :func:`load_csv`).
+    Unless ``header`` says, the first row is a header when it holds every one of ``header_names``
+    (a model's feature names), else by the usual rule (see :func:`load_csv`). Names that are all
+    numbers make that row just as likely data: then ``header`` must say.
     """
     path = Path(path)
     rows = _read_cells(path, delimiter)
-    header = set(header_names) <= set(rows[0][1]) if header_names else None
-    names, rows, header = _split_header(path, rows, header or None)
+    first = rows[0][1]
+    if header is None and header_names and set(header_names) <= set(first):
+        if all(_is_number(c) for c in first):
+            raise ValueError(f"{path}: the first row ({', '.join(first[:8])}{', ...' if len(first) > 8 else ''}) "
+                             "is the model's feature names, which are numbers, and could as well be data; say which "
+                             "with --header yes or --header no")
+        header = True
+    names, rows, header = _split_header(path, rows, header)
     return (names if header else None), rows
 
 
@@ -300,16 +355,16 @@ def parse_cells(path: Path, labels: list[str], lines: list[int], cells: np.ndarr
     out = np.empty(cells.shape, dtype=np.float64 if all(numeric) else object)
     for j in range(cells.shape[1]):
         if not numeric[j]:
-            out[:, j] = [None if c in MISSING else c for c in cells[:, j]]
+            out[:, j] = [None if is_missing(c) else c for c in cells[:, j]]
             continue
         for i, cell in enumerate(cells[:, j]):
-            if cell in MISSING and missing_ok[j]:
+            if is_missing(cell) and missing_ok[j]:
                 out[i, j] = np.nan
                 continue
-            value = float(cell) if _is_number(cell) and cell not in MISSING else None
+            value = float(cell) if _is_number(cell) else None
             if value is None or not np.isfinite(value):
-                what = ("missing value" if cell in MISSING else f"non-numeric value {cell!r}" if value is None
-                        else f"NaN/infinite value {cell!r}")
+                what = ("missing value" if is_missing(cell) else f"non-numeric value {cell!r}" if value is None
+                        else f"infinite value {cell!r}")
                 raise ValueError(f"{path}: column {labels[j]!r} (index {j}), line {lines[i]}: {what}; "
                                  "features must be finite numbers")
             out[i, j] = value

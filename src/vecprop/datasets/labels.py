@@ -101,7 +101,7 @@ def encode_target(values: np.ndarray, task: str | None, where: str
     if task == "regression":
         if categorical:
             raise ValueError(f"{where}: task='regression' needs a numeric target; "
-                             f"got text labels such as {values.flat[0]!r}")
+                             f"got text labels such as {str(values.flat[0])!r}")
         return values.astype(np.float64), task, None
     if values.ndim != 1:
         raise ValueError(f"{where}: class labels must be one column (m,); got shape {values.shape}")

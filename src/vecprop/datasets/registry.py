@@ -37,12 +37,12 @@ def _subsample(ds: Dataset, n_samples: int, seed: int) -> Dataset:
 
 
 def _load_file(path: Path, target: str | int | None, task: str | None, missing: str,
-               weight: str | int | None) -> Dataset:
+               weight: str | int | None, header: bool | None) -> Dataset:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        return load_csv(path, target=target, task=task, missing=missing, weight=weight)
-    if weight is not None:
-        raise ValueError(f"a weight column applies to .csv and .tsv files; {path.name} is not one")
+        return load_csv(path, target=target, task=task, missing=missing, weight=weight, header=header)
+    if weight is not None or header is not None:
+        raise ValueError(f"a weight column and the header setting apply to .csv and .tsv files; {path.name} is not one")
     if target is not None and suffix != ".npy":
         raise ValueError(f"target= applies to .csv, .tsv and .npy files; {path.name} has its own labels")
     if suffix == ".npz":
@@ -85,7 +85,7 @@ def _missing_numbers(ds: Dataset, missing: str) -> Dataset:
 
 def load(name_or_path: str, *, target: str | int | list | None = None, seed: int = 0,
          n_samples: int | None = None, task: str | None = None, missing: str = "error",
-         weight: str | int | None = None) -> Dataset:
+         weight: str | int | None = None, header: bool | None = None) -> Dataset:
     """Load a named data set or a data file as a :class:`Dataset` (rows are examples).
 
     Parameters
@@ -109,6 +109,8 @@ def load(name_or_path: str, *, target: str | int | list | None = None, seed: int
         listing the rows, drop those rows, or keep them (NaN / None) for a Preprocessor to fill.
     weight : str or int, optional
         CSV: a column of per-example weights (``Dataset.w``).
+    header : bool, optional
+        CSV: whether the first row names the columns (default: detected, see :func:`load_csv`).
 
     Raises
     ------
@@ -124,8 +126,9 @@ def load(name_or_path: str, *, target: str | int | list | None = None, seed: int
     name_or_path = str(name_or_path)
     spec = SETS.get(name_or_path)
     if spec is not None:
-        if target is not None or weight is not None:
-            raise ValueError(f"target and weight columns apply to files; {name_or_path!r} has its own labels")
+        if target is not None or weight is not None or header is not None:
+            raise ValueError(f"target and weight columns and the header setting apply to files; {name_or_path!r} "
+                             "has its own labels")
         if task not in (None, spec.task, *(("classification",) if spec.task != "regression" else ())):
             raise ValueError(f"{name_or_path!r} is a {spec.task} data set; task={task!r} does not apply")
         if name_or_path in synthetic.SETS:
@@ -136,7 +139,7 @@ def load(name_or_path: str, *, target: str | int | list | None = None, seed: int
         if path.exists():
             if not (path.is_file() or path.is_dir()):  # a FIFO would block, a device would never end
                 raise ValueError(f"{name_or_path} is not a regular file or folder")
-            ds = _load_file(path, target, task, missing, weight)
+            ds = _load_file(path, target, task, missing, weight, header)
         elif "/" in name_or_path or "\\" in name_or_path or name_or_path.lower().endswith(_FILE_SUFFIXES):
             raise FileNotFoundError(f"no such file or folder: {name_or_path}")
         else:
