@@ -188,6 +188,7 @@ def check_sample_weight(w: object, m: int, dtype: np.dtype, name: str = "sample_
     J becomes sum_c w_c err_c / sum_c w_c (eq. 2 with weights), so weight k counts an example k
     times and weight 0 drops it.
     """
+    _not_complex(w, name)
     try:
         w64 = np.asarray(w, dtype=np.float64)
     except (TypeError, ValueError) as e:

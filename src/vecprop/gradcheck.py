@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._checks import check_real
 from .network import Network
 
 
@@ -96,6 +97,8 @@ def gradcheck(
     truncation error (~eps^2) against that noise (~u/eps) better than 1e-6 (measured: a third
     of the spurious failures on random networks).
     """
+    eps = check_real("eps", eps, 0.0, lo_open=True)
+    tol = check_real("tol", tol, 0.0, lo_open=True)
     net64 = net.astype("float64")
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)

@@ -187,6 +187,10 @@ def is_fused(activation: Activation, loss: Loss) -> bool:
     return loss.fuses_with is not None and type(activation) is loss.fuses_with
 
 
+PROBABILITY_LOSSES = ("cross_entropy", "binary_cross_entropy")
+"""Losses whose err takes probabilities: after an output that is not one (softmax, sigmoid) they only diverge."""
+
+
 def output_activation(loss: str | dict[str, Any] | Loss) -> str:
     """The output activation a loss is made for: the one it fuses with, else the identity.
 

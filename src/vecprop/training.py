@@ -65,7 +65,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     implies it (``metrics.task_of``), so pass it for a classifier trained with squared error.
     """
     l2 = check_real("l2", l2, 0.0)
-    _check_hooks(optimizer, schedule, callbacks)
+    _check_hooks(net, optimizer, schedule, callbacks)
     if optimizer == "lbfgs" or isinstance(optimizer, LBFGS):  # full batch: its own loop, the same callbacks
         return fit_lbfgs(net, X, Y, optimizer, sample_weight=sample_weight, epochs=epochs, l2=l2,
                          validation=validation, callbacks=callbacks, engine=engine, comm=comm,
@@ -298,8 +298,10 @@ def _batch_hooks(cbs: CallbackList) -> list[Any]:
     return [cb.on_batch_end for cb in cbs.callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
 
 
-def _check_hooks(optimizer: Any, schedule: Any, callbacks: Any) -> None:
+def _check_hooks(net: Any, optimizer: Any, schedule: Any, callbacks: Any) -> None:
     """fit's objects, checked before anything runs: a bad one would fail deep in the loop."""
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a vecprop.Network; got {type(net).__name__}")
     if not isinstance(optimizer, (str, LBFGS)) and not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"optimizer must be a name (e.g. 'adam') or an optimizer with step(params, grads); "
                         f"got {type(optimizer).__name__}")
@@ -308,6 +310,10 @@ def _check_hooks(optimizer: Any, schedule: Any, callbacks: Any) -> None:
                         f"got {type(schedule).__name__}")
     if isinstance(callbacks, (str, Callback)) or not isinstance(callbacks, (list, tuple)):
         raise TypeError(f"callbacks must be a list of Callback objects; got {type(callbacks).__name__}")
+    odd = next((cb for cb in callbacks if not isinstance(cb, Callback)), None)
+    if odd is not None:
+        raise TypeError(f"callbacks must be Callback objects (subclass vecprop.callbacks.Callback); got "
+                        f"{type(odd).__name__} {odd!r}")
 
 
 def _callbacks(schedule: Any, callbacks: Sequence[Callback]) -> CallbackList:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -39,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
                         f"named sets need no download: see `vecprop datasets`)")
     if args.retries < 0:
         raise UserError(f"--retries must be >= 0; got {args.retries}")
+    if args.dest is not None and os.path.exists(args.dest) and not os.path.isdir(args.dest):
+        raise UserError(f"--dest {args.dest} is a file, not a folder; give a folder to download into")
+    if args.url is not None and not args.url.lower().startswith(("http://", "https://", "file://")):
+        raise UserError(f"--url {args.url}: give an http://, https:// or file:// address of a mirror")
     from ..datasets import ChecksumError, fetch
 
     progress = download_progress() if progress_enabled(args.quiet) else None
@@ -48,5 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err), code=1) from None
     except (ConnectionError, OSError) as err:
         raise UserError(f"download failed: {err}", code=1) from None
+    except ValueError as err:  # urllib's "unknown url type": a mistake in --url, not a failed download
+        raise UserError(f"--url {args.url}: {err}") from None
     print(f"{args.name}: 4 files verified in {dest}", file=sys.stdout)
     return 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._memory import check_fits
 from ..gradcheck import GradcheckWarning, gradcheck
-from ..losses import output_activation
+from ..losses import PROBABILITY_LOSSES, output_activation
 from ..network import Network
 from . import config as C
 from .errors import UserError, user_errors
@@ -90,6 +90,13 @@ def run(args: argparse.Namespace) -> int:
         check_batch(sizes, args.batch)
         with user_errors("network"):
             out_act = args.output_activation or output_activation(args.loss)
+        if out_act == "softmax" and sizes[-1] == 1:  # as vecprop train refuses it: the output is always 1
+            raise UserError("--output-activation softmax over 1 output is always 1: use sigmoid or identity, or "
+                            "give --layers more outputs")
+        if args.loss in PROBABILITY_LOSSES and out_act not in ("softmax", "sigmoid"):
+            raise UserError(f"--loss {args.loss} takes probabilities, and --output-activation {out_act} does not give "
+                            "them; use softmax or sigmoid (or leave --output-activation out)")
+        with user_errors("network"):
             net = Network(sizes, [args.activation] * (len(sizes) - 2) + [out_act], args.loss,
                           seed=rng, dtype="float64")
         X = rng.standard_normal((sizes[0], args.batch))

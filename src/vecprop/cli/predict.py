@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,11 @@ def _run(args: argparse.Namespace) -> int:
     dest = None if args.output is None else Path(args.output)
     if dest is not None:
         if dest.suffix.lower() not in (".npy", ".csv", ".tsv", ".txt"):
-            raise UserError(f"--output must end in .csv or .npy; got {dest.name}")
-        if dest.exists() and dest.resolve() == path.resolve():
-            raise UserError(f"--output {args.output} is the INPUT file; choose another name (it would be overwritten)")
+            raise UserError(f"--output must end in .csv, .tsv, .txt (CSV text) or .npy; got {dest.name}")
+        for what, other in (("INPUT", path), ("MODEL", Path(args.model))):
+            if dest.exists() and os.path.samefile(dest, other):  # also a hard link or another path to it
+                raise UserError(f"--output {args.output} is the {what} file; choose another name (it would be "
+                                "overwritten)")
     rows = read_rows(model, path, "INPUT", HEADER[args.header])
     A_L = model_outputs(model, rows, f"INPUT {args.input}")
     with user_errors("--proba"):

@@ -138,7 +138,7 @@ def append_line(fh: IO[bytes], path: Path, line: str) -> None:
         raise OSError(err.errno, err.strerror, str(path)) from None
 
 
-def open_log(path: str, run_folder: Path | None = None) -> Path:
+def open_log(path: str, run_folder: Path | None = None, inputs: dict[str, str | None] | None = None) -> Path:
     """--log-jsonl's file, checked before training: a folder, or a file in a missing folder (other than
     the run folder about to be made), is refused; call it again once the run folder exists."""
     from .errors import UserError
@@ -151,6 +151,9 @@ def open_log(path: str, run_folder: Path | None = None) -> Path:
     if run_folder is not None and p.name in RUN_FILES and p.parent.resolve() == run_folder.resolve():
         raise UserError(f"--log-jsonl {path} is one of the run's own files, which the run writes over; give another "
                         "name such as run.jsonl")
+    for flag, other in (inputs or {}).items():  # appending to the data or the config would corrupt it
+        if other and p.exists() and os.path.exists(other) and os.path.samefile(p, other):
+            raise UserError(f"--log-jsonl {path} is the {flag} file; give another name such as run.jsonl")
     if not p.parent.is_dir():
         if run_folder is not None and p.parent.resolve() == run_folder.resolve():
             return p  # in the run folder, which fresh_folder makes

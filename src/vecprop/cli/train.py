@@ -13,7 +13,7 @@ import numpy as np
 from ..callbacks import Checkpoint, EarlyStopping
 from .._memory import check_fits, check_network_fits, training_bytes
 from ..distributed import abort_on_error, is_root, world
-from ..losses import get_loss
+from ..losses import PROBABILITY_LOSSES, get_loss
 from ..network import Network
 from ..optimizers import get_optimizer
 from ..preprocessing import FeatureWarning
@@ -86,9 +86,6 @@ def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
             raise UserError(f"--resume continues the run as {path} configures it: its {k} is "
                             f"{file_values.get(k, C.FIELDS[k].default)!r}, not {v!r}; start a new run to change it")
     return C.merge(file_values, flags)
-
-
-PROBABILITY_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 
 def check_pairing(cfg: C.TrainConfig, task: str, prep: Prepared) -> None:
@@ -211,7 +208,8 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
 
     out = Path(cfg.out) if cfg.out else _default_out(ds.name)
     resume = out / CHECKPOINT if args.resume else None
-    log = open_log(args.log_jsonl, out) if args.log_jsonl and root else None  # refused now, not after training
+    log = (open_log(args.log_jsonl, out, {"--data": cfg.data, "--config": getattr(args, "config", None)})
+           if args.log_jsonl and root else None)  # refused now, not after training
     if root:  # the default name has a timestamp: only rank 0 makes (and writes) the run folder
         if resume is None:
             fresh_folder(out, args.overwrite)

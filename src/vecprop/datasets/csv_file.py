@@ -264,6 +264,8 @@ def load_csv(path: str | Path, *, target: str | int | list | tuple | None = None
     if len(names) < 2:
         raise ValueError(f"{path}: one column ({names[0]}); need features and a target (if the file uses "
                          "another delimiter than , ; tab or |, convert it)")
+    if isinstance(weight, (list, tuple)) or (isinstance(weight, str) and weight not in names and "," in weight):
+        raise ValueError(f"{path}: the weight column is one column; got {weight!r}")
     w_col = None if weight is None else _column_indices(path, weight, names, "weight")[0]
     targets = _column_indices(path, target, names, skip=w_col)
     if w_col in targets:
