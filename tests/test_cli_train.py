@@ -148,6 +148,22 @@ def test_monitor_patience_and_log_appends(tmp_path):
         assert r.returncode == 2 and message in r.stderr
 
 
+def test_interrupted_run_without_a_checkpoint_does_not_offer_a_resume(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    proc = subprocess.Popen([sys.executable, "-m", "vecprop", "train", "--data", "spirals", "--n-samples", "12000",
+                             "--hidden", "32,32", "--batch-size", "16", "--epochs", "50", "--checkpoint-every", "0",
+                             "--no-plots", "-q", "--out", "run", "--log-jsonl", "run.jsonl"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log, deadline = tmp_path / "run.jsonl", time.time() + 120
+    while time.time() < deadline and (not log.exists() or not log.read_text().strip()):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "no checkpoint is kept" in err and "--resume" not in err and not (tmp_path / "run/checkpoint.npz").exists()
+    assert (tmp_path / "run/model.npz").exists()
+
+
 def test_ctrl_c_saves_the_last_epoch_and_resume_reaches_the_same_bits(tmp_path):
     flags = ["--data", "spirals", "--n-samples", "12000", "--hidden", "32,32", "--batch-size", "16", "--epochs",
              "6", "--early-stopping", "20", "--no-plots", "-q"]
@@ -189,3 +205,21 @@ def test_defaults_converge_and_say_why(tmp_path):
                      r"kept epoch (\d+)'s weights", r.stdout)
     assert said, r.stdout
     assert m["epochs_run"] == int(said[2]) + 10 and int(said[3]) == m["best_epoch"] >= int(said[2])
+
+
+def test_evaluate_on_a_changed_file_says_so_and_predict_takes_header_from_the_user(tmp_path):
+    rows = "".join(f"{i},{(i * 7) % 11},{i % 2}\n" for i in range(60))
+    (tmp_path / "d.csv").write_text("1,2,y\n" + rows)  # numeric column names: a header only by its text cell
+    assert cli("train", "--data", "d.csv", "--hidden", "4", "--out", "run", *QUICK, cwd=tmp_path).returncode == 0
+    same = cli("evaluate", "run/model.npz", "--data", "d.csv", "--json", cwd=tmp_path)
+    assert json.loads(same.stdout)["split"] == "test" and same.stderr == ""
+    (tmp_path / "d.csv").write_text("1,2,y\n" + "".join(reversed(rows.splitlines(True))))  # the same rows, reordered
+    changed = cli("evaluate", "run/model.npz", "--data", "d.csv", "--json", cwd=tmp_path)
+    assert changed.returncode == 0 and json.loads(changed.stdout)["split"] == "all"
+    assert "has changed since the model was trained" in changed.stderr
+    (tmp_path / "x.csv").write_text("2,1\n5,3\n")
+    ambiguous = cli("predict", "run/model.npz", "x.csv", cwd=tmp_path)
+    assert ambiguous.returncode == 2 and "--header yes or --header no" in ambiguous.stderr
+    as_data = cli("predict", "run/model.npz", "x.csv", "--header", "no", cwd=tmp_path)
+    as_names = cli("predict", "run/model.npz", "x.csv", "--header", "yes", cwd=tmp_path)
+    assert len(as_data.stdout.splitlines()) == 3 and len(as_names.stdout.splitlines()) == 2  # header line + rows

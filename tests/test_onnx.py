@@ -139,3 +139,14 @@ def test_cli_export_then_onnxruntime(tmp_path):
     assert label.tolist() == model.predict(X).tolist()
     bad = run_cli("export", "m.npz", "-o", "m.onnx", "--opset", "3", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("vecprop: error: ") and "opset" in bad.stderr
+
+
+def test_float_and_large_int_classes_come_out_exactly():
+    """Float classes are not rounded to the graph's float32 (16777217.0 is no float32)."""
+    net = Network([4, 3], ["softmax"], "cross_entropy", seed=0)
+    for classes in ([0.1, 0.2, 16777217.0], [2**62 + 1, -(2**63), 7]):
+        model = Model(net, scaler="none", classes=classes)
+        X = rows(50).astype(np.float32)
+        for label in (out[0] for out in run_both(model.to_onnx(), X)):
+            assert label.tolist() == model.predict(X).tolist()
+            assert set(label.tolist()) <= set(classes)

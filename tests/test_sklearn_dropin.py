@@ -37,6 +37,8 @@ def _assert_same_weights(ours, theirs, rtol=1e-9):
 # ---- scikit-learn's numbers from the same random_state ---------------------------------------------
 @pytest.mark.parametrize("kind, kw", [
     ("multiclass", dict(activation="logistic", hidden_layer_sizes=(5, 4))),  # the factor-2 initialisation
+    ("multiclass", dict(activation="logistic", hidden_layer_sizes=())),  # factor 2 with no hidden layer too
+    ("binary", dict(momentum=1.0)),  # scikit-learn's interval for momentum is [0, 1]
     ("binary", dict(learning_rate="invscaling", power_t=0.3, momentum=0.5)),
     ("multiclass", dict(learning_rate="adaptive", tol=0.5, n_iter_no_change=1)),  # the lr divided by 5
     ("regression", dict(loss="poisson", activation="tanh")),
@@ -229,3 +231,18 @@ def test_keep_optimizer_makes_warm_starts_one_run(iris):
             parts.fit(X, y)
         same = np.allclose(parts.net_.flat, whole.net_.flat, rtol=0, atol=1e-12)
         assert same == keep and (parts._optimizer.optimizer.t == whole._optimizer.optimizer.t) == keep
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, bool])
+def test_save_and_load_keep_the_dtype_of_classes(tmp_path, dtype, iris):
+    """pickle keeps classes_' dtype, and so predict's; the estimator's own file does too."""
+    X, y = iris
+    y = (y == 2) if dtype is bool else y.astype(dtype)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    clf.save(tmp_path / "c.npz")
+    back = MLPClassifier.load(tmp_path / "c.npz")
+    assert back.classes_.dtype == clf.classes_.dtype == np.dtype(dtype)
+    assert back.predict(X).dtype == np.dtype(dtype) and (back.predict(X) == clf.predict(X)).all()

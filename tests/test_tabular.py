@@ -112,3 +112,48 @@ def test_a_model_trained_on_text_columns_predicts_from_raw_rows(tmp_path):
     from vecprop import load_model
 
     assert load_model(back).predict(raw).tolist() == ["yes", "no"]
+
+
+def test_a_file_of_text_has_its_header_found_and_said(tmp_path):
+    rows = [("red", "S", "yes"), ("blue", "M", "no"), ("red", "L", "no"), ("blue", "S", "yes"), ("red", "M", "yes")]
+    path = write(tmp_path / "t.csv", "color,size,label\n" + "".join(",".join(r) + "\n" for r in rows))
+    ds = D.load(path)
+    assert ds.feature_names == ("color", "size") and ds.classes == ("no", "yes") and ds.m == 5
+    assert any("read the first row (color, size, label) as the header" in n for n in ds.notes)
+    as_data = D.load(path, header=False)  # the user says otherwise: the first row is an example
+    assert as_data.m == 6 and "label" in as_data.classes and as_data.feature_names is None
+    repeated = write(tmp_path / "r.csv", "red,S,yes\n" + "".join(",".join(r) + "\n" for r in rows))
+    assert D.load(repeated).m == 6  # its first row's cells come again below: data, not names
+
+
+@pytest.mark.parametrize("cell", ["NAN", "-nan", "NaN", "Null", "n/A", "none"])
+def test_nan_is_missing_however_it_is_spelled(tmp_path, cell):
+    path = write(tmp_path / "d.csv", "a,b,y\n" + "".join(f"{cell if i == 2 else i},{i % 3},{i % 2}\n"
+                                                          for i in range(12)))
+    with pytest.raises(ValueError, match=r"line 4 \('a'\)"):
+        D.load(path)
+    ds = D.load(path, missing="drop")
+    assert ds.m == 11 and np.isfinite(ds.X.astype(float)).all()
+    kept = D.load(path, missing="keep")
+    assert np.isnan(kept.X[2, 0]) and np.isfinite(np.delete(kept.X, 2, axis=0)).all()
+
+
+@pytest.mark.parametrize("cells, shown", [(["0,5", "1,25", "-3,0"], "'0,5'"), (["1,000", "12,500", "3,250"], "'1,000'"),
+                                          (["1.234,5", "2.000,0", "7.500,25"], "'1.234,5'")])
+def test_numbers_with_commas_are_refused_not_made_categories(tmp_path, cells, shown):
+    path = write(tmp_path / "d.csv", "a;b;y\n" + "".join(f"{c};{i};{i % 2}\n" for i, c in enumerate(cells * 4)))
+    with pytest.raises(ValueError, match=f"column 'a' \\(index 0\\), line 2: {shown} looks like a number with a decimal"):
+        D.load(path)
+    as_target = write(tmp_path / "t.csv", "b;y\n" + "".join(f"{i};{c}\n" for i, c in enumerate(cells * 4)))
+    with pytest.raises(ValueError, match="target column 'y', line 2"):
+        D.load(as_target)
+
+
+def test_the_default_target_is_the_last_column_that_is_not_the_weights(tmp_path):
+    path = write(tmp_path / "d.csv", "a,b,y,w\n" + "".join(f"{i},{i % 3},{i % 2},{1 + i % 2}\n" for i in range(10)))
+    ds = D.load(path, weight="w")
+    assert ds.feature_names == ("a", "b") and len(ds.classes) == 2 and ds.w.tolist() == [1, 2] * 5
+    with pytest.raises(ValueError, match="the weight column is one column"):
+        D.load(path, weight="w,b")
+    with pytest.raises(ValueError, match="weight column 'z' not found"):
+        D.load(path, weight="z")

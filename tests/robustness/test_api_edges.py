@@ -196,6 +196,16 @@ def _deep(levels: int) -> dict:
     (lambda tmp: MinMaxScaler().fit(np.array([[1.0], [np.inf]])), ValueError, "row 1, column 0 is inf"),
     (lambda tmp: vp.save(net(), tmp / "m.npz", extra=_deep(5000)), ValueError, "nests more than 32 levels"),
     (lambda tmp: vp.Model(net(), provenance=_deep(5000)), ValueError, "nests more than 32 levels"),
+    (lambda tmp: vp.fit(net(), np.ones((2, 4)), vp.one_hot(np.array([0, 1, 0, 1]), 2), epochs=1,
+                        sample_weight=np.ones(4) + 1j), TypeError, "sample_weight holds complex numbers"),
+    (lambda tmp: vp.fit("net", np.ones((2, 4)), np.ones((2, 4)), epochs=1), TypeError, "net must be a vecprop.Network"),
+    (lambda tmp: vp.fit(net(), np.ones((2, 4)), vp.one_hot(np.array([0, 1, 0, 1]), 2), epochs=1, callbacks=[5]),
+     TypeError, "callbacks must be Callback objects"),
+    (lambda tmp: vp.gradcheck(net(), np.ones((2, 3)), vp.one_hot(np.array([0, 1, 0]), 2), eps=0), ValueError,
+     "eps must be"),
+    (lambda tmp: vp.gradcheck(net(), np.ones((2, 3)), vp.one_hot(np.array([0, 1, 0]), 2), tol=float("nan")),
+     ValueError, "tol must be"),
+    (lambda tmp: vp.Model(net(), classes=[2**63 + 5, 1]), ValueError, "integer classes must fit in 64 bits"),
 ])
 def test_library_entry_points(tmp_path, call, error, message):
     with pytest.raises(error, match=message):

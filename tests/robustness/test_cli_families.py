@@ -79,6 +79,35 @@ USER_ERRORS = [
     ("message", "explain-examples", ["explain", "--layers", "3,4", "--examples", "-5"], ["--examples"]),
     ("message", "bad-npz", ["predict", "model.npz", "text.npz"], ["text.npz", "not a .npz"]),
     ("message", "pickled-npz", TRAIN + ["--data", "objects.npz", "--out", "r"], ["objects.npz", "pickle"]),
+    # found by reviewing issues 11, 13 and 14 as users and adversaries
+    ("silent", "decimal-comma", TRAIN + ["--data", "comma.csv", "--out", "r"], ["comma.csv", "'0,5'", "decimal comma"]),
+    ("silent", "thousands", TRAIN + ["--data", "thousands.csv", "--target", "a", "--out", "r"],
+     ["thousands.csv", "'1,000'", "separators"]),
+    ("silent", "two-weight-columns", TRAIN + ["--data", "weights.csv", "--weight-column", "w2,w1", "--out", "r"],
+     ["weights.csv", "one column", "w2,w1"]),
+    ("silent", "numeric-names-header", ["predict", "numeric_names.npz", "numbers.csv"],
+     ["numbers.csv", "feature names", "--header yes or --header no"]),
+    ("silent", "evaluate-changed-file", ["evaluate", "changed/model.npz", "--data", "changed.csv", "--split", "test"],
+     ["--split test", "changed.csv has changed", "--split all"]),
+    ("traceback", "nan-uppercase", TRAIN + ["--data", "nan_upper.csv", "--out", "r"], ["nan_upper.csv", "line 4",
+                                                                                      "missing"]),
+    ("traceback", "val-weights-zero", TRAIN + ["--data", "weights.csv", "--weight-column", "w0", "--target", "y",
+                                               "--out", "r"], ["--weight-column", "weight 0"]),
+    ("traceback", "fetch-bad-url", ["fetch", "fashion-mnist", "--url", "notaurl", "--dest", "fm", "-q"], ["--url"]),
+    ("traceback", "gradcheck-softmax-one", ["gradcheck", "--layers", "4,5,1", "--loss", "cross_entropy"],
+     ["softmax over 1 output"]),
+    ("traceback", "gradcheck-ce-identity", ["gradcheck", "--layers", "4,5,3", "--output-activation", "identity",
+                                             "--loss", "cross_entropy"], ["--loss cross_entropy", "probabilities"]),
+    ("loss", "predict-over-model", ["predict", "model_copy.npy", "rows.csv", "--output", "model_copy.npy"],
+     ["model_copy.npy", "MODEL"]),
+    ("loss", "log-onto-data", TRAIN + ["--data", "labels.csv", "--log-jsonl", "labels.csv", "--out", "r"],
+     ["--log-jsonl labels.csv", "--data"]),
+    ("loss", "log-onto-run-file", TRAIN + ["--data", "xor", "--out", "logrun", "--log-jsonl", "logrun/history.csv"],
+     ["logrun/history.csv", "run's own files"]),
+    ("message", "weight-column-missing", TRAIN + ["--data", "weights.csv", "--weight-column", "nosuch", "--out", "r"],
+     ["weight column 'nosuch' not found"]),
+    ("message", "fetch-dest-file", ["fetch", "fashion-mnist", "--dest", "rows.csv", "-q"], ["--dest rows.csv",
+                                                                                             "not a folder"]),
 ]
 
 
@@ -111,6 +140,22 @@ def results(tmp_path_factory) -> dict[str, dict]:
     net = vp.Network([2, 3, 2], ["tanh", "softmax"], "cross_entropy", seed=0)
     vp.Model(net, classes=["u", "v"], feature_names=["f0", "f1"], scaler=Standardizer().fit(X)).save(d / "model.npz")
     np.save(d / "nan.npy", np.array([[1.0, 2.0], [np.nan, 1.0]]))
+    (d / "model_copy.npy").write_bytes((d / "model.npz").read_bytes())  # a model under an .npy name
+    (d / "comma.csv").write_text("a;b;y\n" + "".join(f"0,{i % 9 + 1};{i};{i % 2}\n" for i in range(4, 30)))
+    (d / "thousands.csv").write_text("a,b,y\n" + "".join(f'"{i},000",{i},{i % 2}\n' for i in range(1, 30)))
+    (d / "weights.csv").write_text("a,b,y,w0,w1,w2\n" + "".join(f"{i},{i % 3},{i % 2},{int(i == 3)},1,2\n"
+                                                                for i in range(40)))
+    (d / "nan_upper.csv").write_text("a,b,y\n" + "".join(f"{'NAN' if i == 2 else i},{i % 3},{i % 2}\n"
+                                                         for i in range(30)))
+    named = vp.Model(vp.Network([2, 3, 2], ["tanh", "softmax"], "cross_entropy", seed=0), classes=["u", "v"],
+                     feature_names=["1", "2"], scaler=Standardizer().fit(X))
+    named.save(d / "numeric_names.npz")
+    (d / "numbers.csv").write_text("2,1\n1,1\n3,1\n")
+    (d / "changed.csv").write_text("a,b,y\n" + "".join(f"{i},{(i * 7) % 11},{i % 2}\n" for i in range(60)))
+    from vecprop.cli import main
+
+    assert main(TRAIN + ["--data", str(d / "changed.csv"), "--hidden", "4", "--out", str(d / "changed")]) == 0
+    (d / "changed.csv").write_text("a,b,y\n" + "".join(f"{i},{(i * 7) % 11},{i % 2}\n" for i in range(59, -1, -1)))
     np.save(d / "empty.npy", np.zeros((0, 2)))
     np.save(d / "huge.npy", np.array([[1e308, -1e308]]))
     with open(d / "claims.npy", "wb") as fh:  # a header that claims 80 TB, and 8 bytes of data
@@ -125,6 +170,8 @@ def results(tmp_path_factory) -> dict[str, dict]:
     out = run_cli_batch([[a if a != "r" else f"run-{case_id}" for a in argv] for _, case_id, argv, _ in USER_ERRORS], d)
     assert (d / "rows.csv").read_text() == "f0,f1\n1,2\n3,4\n", "predict --output overwrote its input"
     assert (d / "old_run/model.npz").read_bytes() == b"an old run"
+    assert (d / "model_copy.npy").read_bytes() == (d / "model.npz").read_bytes(), "predict --output overwrote MODEL"
+    assert "{" not in (d / "labels.csv").read_text(), "--log-jsonl appended to the data file"
     assert not (d / "nowhere").exists() and not list(d.glob("*.tmp")) and not list(d.glob(".*.tmp"))
     return {case_id: r for (_, case_id, _, _), r in zip(USER_ERRORS, out)}
 

@@ -36,28 +36,29 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _same_data(name: str, provenance: dict[str, Any], split: str | None) -> bool:
-    """Is DATA the training run's data, unchanged (so its seeded split can be redone)? A file that
-    changed since (its SHA-256 differs) is not: its rows would split differently."""
+def _same_data(name: str, provenance: dict[str, Any], split: str | None) -> tuple[bool, bool]:
+    """(Is DATA the training run's data by name, and unchanged, so that its seeded split can be
+    redone?) A file that changed since (its SHA-256 differs) keeps its settings (target, task,
+    missing values) but not its split: its rows would split differently."""
     trained = ((provenance.get("config") or {}).get("data") or {}).get("name")
     if trained is None or canonical_data(name) != trained:
-        return False
+        return False, False
     digest = (provenance.get("data") or {}).get("sha256")
     if digest is None or not Path(name).is_file() or file_sha256(Path(name)) == digest:
-        return True
+        return True, True
     if split not in (None, "all"):
         raise UserError(f"--split {split}: {name} has changed since the model was trained (its SHA-256 differs), so "
                         "the training run's split cannot be redone; use --split all")
     print(f"vecprop: note: {name} has changed since the model was trained (its SHA-256 differs): evaluating every row "
           "(--split all), which may include rows the model was trained on", file=sys.stderr)
-    return False
+    return True, False
 
 
 def run(args: argparse.Namespace) -> int:
     model = open_model(args.model)
-    same = _same_data(args.data, model.provenance, args.split)
-    split_cfg = dict(model.provenance.get("split") or {}) if same else {}
-    data_cfg = ((model.provenance.get("config") or {}).get("data") or {}) if same else {}
+    named, same = _same_data(args.data, model.provenance, args.split)
+    split_cfg = dict(model.provenance.get("split") or {}) if named else {}
+    data_cfg = ((model.provenance.get("config") or {}).get("data") or {}) if named else {}
     target = args.target if args.target is not None else split_cfg.get("target")
     fills = model.preprocessing is not None and any(c.fill is not None for c in model.preprocessing.columns)
     missing = data_cfg.get("missing") or ("mean" if fills else "error")  # the training run's rows, or what the model fills
