@@ -223,3 +223,10 @@ def test_evaluate_on_a_changed_file_says_so_and_predict_takes_header_from_the_us
     as_data = cli("predict", "run/model.npz", "x.csv", "--header", "no", cwd=tmp_path)
     as_names = cli("predict", "run/model.npz", "x.csv", "--header", "yes", cwd=tmp_path)
     assert len(as_data.stdout.splitlines()) == 3 and len(as_names.stdout.splitlines()) == 2  # header line + rows
+
+
+def test_a_config_saved_with_a_byte_order_mark_reads(tmp_path):
+    (tmp_path / "c.toml").write_bytes("\ufeff[training]\nepochs = 2\n".encode("utf-8"))
+    r = cli("train", "--data", "xor", "--config", "c.toml", "--out", "run", "-q", "--no-plots", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert metrics(tmp_path / "run")["epochs_run"] == 2

@@ -157,3 +157,12 @@ def test_the_default_target_is_the_last_column_that_is_not_the_weights(tmp_path)
         D.load(path, weight="w,b")
     with pytest.raises(ValueError, match="weight column 'z' not found"):
         D.load(path, weight="z")
+
+
+def test_a_header_of_numbers_is_pointed_out_when_its_label_is_alone(tmp_path):
+    rows = "".join(f"{i / 7:.3f},{i % 5},{'ab'[i % 2]}\n" for i in range(20))
+    path = write(tmp_path / "d.csv", "1,2,y\n" + rows)  # numbers above numbers: no rule can tell it is a header
+    guessed = D.load(path)
+    assert "y" in guessed.classes and any("label 'y' appears on no other row" in n for n in guessed.notes)
+    told = D.load(path, header=True)
+    assert told.classes == ("a", "b") and told.feature_names == ("1", "2") and not told.notes

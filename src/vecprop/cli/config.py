@@ -245,7 +245,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UserError(f"--config: {path} is larger than {MAX_CONFIG_BYTES // 2**20} MiB; a config file is a few "
                         "dozen lines (is it the right file?)")
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        doc = tomllib.loads(raw.decode("utf-8-sig"))  # a byte-order mark (Windows editors) is not TOML
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise UserError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "

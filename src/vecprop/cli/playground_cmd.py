@@ -32,11 +32,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be from 0 to 65535; got {args.port}")
-    if args.host not in LOOPBACK:
-        print(f"vecprop: warning: --host {args.host} lets other machines reach the playground, which has no "
-              f"passwords; use it only on a network you trust", file=sys.stderr)
+
+    def say(line: str) -> None:  # called once the address is bound: a host that fails gets only its error
+        if args.host not in LOOPBACK:
+            print(f"vecprop: warning: --host {args.host} lets other machines reach the playground, which has no "
+                  f"passwords; use it only on a network you trust", file=sys.stderr)
+        print(line)
+
     try:
-        serve(args.host, args.port, open_browser=not args.no_browser)
+        serve(args.host, args.port, open_browser=not args.no_browser, say=say)
     except socket.gaierror as err:
         raise UserError(f"--host {args.host}: no such address ({err.strerror or err})") from None
     except OSError as err:

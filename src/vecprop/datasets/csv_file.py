@@ -301,6 +301,11 @@ def load_csv(path: str | Path, *, target: str | int | list | tuple | None = None
         j = targets[0]
         y, task, classes = encode_target(_target_values(path, names[j], j, rows, keep), task,
                                          where=f"{path}: target column {names[j]!r}")
+        first = rows[0][1][j]
+        if header is None and not has_header and classes is not None and len(rows) >= 10 and not _is_number(first) \
+                and sum(cells[j] == first for _, cells in rows) == 1:  # numbers above numbers hide a header
+            notes.append(f"the first row's label {first!r} appears on no other row: if the first row names the "
+                         "columns, say so with --header yes (header=True)")
     else:
         if task not in (None, "regression"):
             raise ValueError(f"{path}: several target columns ({', '.join(names[j] for j in targets)}) are the "
