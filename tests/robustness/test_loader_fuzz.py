@@ -303,8 +303,13 @@ def test_damaged_config(blob):
 
 
 @pytest.mark.parametrize("text", ["[model]\nhidden = " + "[" * 5000 + "]" * 5000, "a = " + "{b = " * 3000 + "1" +
-                                  "}" * 3000, "x = '" + "é" * 10 + "'", "\ufeff[data]\nname='xor'\n"])
+                                  "}" * 3000, "x = '" + "é" * 10 + "'"])
 def test_deep_or_odd_configs(text):
     path = _write("odd.toml", text.encode())
     with pytest.raises(UserError):
         read_config_file(path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_config():
+    """Editors on Windows start UTF-8 files with one; TOML itself does not allow it, so it is skipped."""
+    assert read_config_file(_write("bom.toml", "\ufeff[data]\nname='xor'\n".encode()))["data"] == "xor"
