@@ -142,7 +142,6 @@ def open_log(path: str, run_folder: Path | None = None, inputs: dict[str, str | 
     """--log-jsonl's file, checked before training: a folder, or a file in a missing folder (other than
     the run folder about to be made), is refused; call it again once the run folder exists."""
     from .errors import UserError
-
     from .runfolder import RUN_FILES
 
     p = Path(path)

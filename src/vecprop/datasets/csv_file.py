@@ -36,12 +36,8 @@ def _is_number(cell: str) -> bool:
 
 def is_missing(cell: str) -> bool:
     """An empty or NA-like cell (``MISSING``, any case), or a NaN spelled any way float() reads."""
-    if cell.lower() in _MISSING_LOWER:
-        return True
-    try:
-        return math.isnan(float(cell))
-    except ValueError:
-        return False
+    low = cell.lower()
+    return low in _MISSING_LOWER or low.lstrip("+-") == "nan"  # the NaNs float() reads: nan, -nan, +NaN...
 
 
 def _comma_numbers(path: Path, what: str, cells: list[str], lines: list[int]) -> None:
