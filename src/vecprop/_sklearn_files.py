@@ -95,7 +95,7 @@ class ModelFiles:
         f = io.read_model(path)
         extra = f.extra
         if extra.get("kind") != MODEL_KIND or extra.get("estimator") != cls.__name__:
-            found = extra.get("estimator", "a plain vecprop network")
+            found = extra.get("estimator", "a vecprop model (not an estimator's file)")
             raise ValueError(f"{path} holds {found}, not a {cls.__name__}; use "
                              f"{found if extra.get('kind') == MODEL_KIND else 'vecprop.load_model'} to read it")
         model = from_file(f, path)

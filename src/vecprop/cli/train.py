@@ -340,7 +340,8 @@ def _interrupted(stop: Interrupted, graceful: GracefulStop, net: Network, prep: 
     ck = out / CHECKPOINT
     if graceful.checkpoint is not None:
         graceful.checkpoint.flush()  # the last completed epoch's, kept in memory
-    held = f"vecprop: {out}/model.npz holds the weights of epoch {graceful.kept_epoch} ({graceful.completed} epochs completed)"
+    n = graceful.completed
+    held = f"vecprop: {out}/model.npz holds the weights of epoch {graceful.kept_epoch} ({n} epoch{'s' * (n != 1)} completed)"
     if ck.exists():
         print(f"{held}; checkpoint.npz holds epoch {_checkpoint_epoch(ck)}. Resume with:\n  vecprop train --resume {out}",
               file=sys.stderr)
