@@ -59,9 +59,6 @@ class Workspace:
         self.dA: list[np.ndarray | None] = [None] + [
             self._dA[l % 2][: n * m].reshape(n, m) for l, n in enumerate(sizes[1:L], start=1)
         ] + [None]
-        # per layer, what the forward pass reads: (l, Theta[l], b[l], Z[l], kernel, M[l])
-        self.layers = [(l, Theta, b, self.Z[l], self.kernels[l], self.M[l])
-                       for l, (Theta, b) in enumerate(net.params, start=1)]
         # What the engine's cache shows after a step: the views that stay true until the next forward.
         # Z[l] is gone where alpha(Z) or the softmax shift overwrote it; dZ and dA share buffers.
         kept_Z = [None] + [None if self.alpha_Z[l] is self.Z[l] or isinstance(self.kernels[l], SoftmaxKernel)

@@ -59,6 +59,9 @@ class CallbackList(Callback):
 
     def __init__(self, callbacks: Sequence[Callback]) -> None:
         self.callbacks = list(callbacks)
+        # the on_batch_end methods that do something, in order: fit calls them every step
+        self.batch_hooks = [cb.on_batch_end for cb in self.callbacks
+                            if type(cb).on_batch_end is not Callback.on_batch_end]
 
     def _each(self, hook: str, state: TrainState) -> None:
         for cb in self.callbacks:
@@ -71,7 +74,8 @@ class CallbackList(Callback):
         self._each("on_epoch_begin", state)
 
     def on_batch_end(self, state: TrainState) -> None:
-        self._each("on_batch_end", state)
+        for hook in self.batch_hooks:
+            hook(state)
 
     def on_epoch_end(self, state: TrainState) -> None:
         self._each("on_epoch_end", state)
@@ -134,18 +138,18 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.best_flat: np.ndarray | None = None
 
-    def _improved(self, value: float) -> bool:
+    def _improved(self, value: float, delta: float) -> bool:
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return value < self.best - delta
+        return value > self.best + delta
 
     def on_epoch_end(self, state: TrainState) -> None:
         if self.monitor not in state.logs:
             raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which is not logged "
                              f"(logged: {', '.join(state.logs)}); pass validation data for val_* metrics")
         value = state.logs[self.monitor]
-        improved = self._improved(value)
-        if value < self.best if self.mode == "min" else value > self.best:  # the best so far, however small the gain
+        improved = self._improved(value, self.min_delta)
+        if self._improved(value, 0.0):  # the best so far, however small the gain
             self.best, self.best_epoch = value, state.epoch
             if self.restore_best:
                 self.best_flat = state.net.flat.copy()
@@ -219,20 +223,24 @@ class Checkpoint(Callback):
         last = state.stop or state.epoch + 1 == state.epochs
         if (state.epoch + 1) % self.every and not last:
             return
-        self._pending = (state.net.flat.copy(), checkpoint_fields(state, self.stateful,
-                                                                 {**self.extra, "run": self._run}))
+        fields = checkpoint_fields(state, self.stateful, {**self.extra, "run": self._run})
         if last or time.perf_counter() - self._written_at >= self.min_seconds:
-            self.flush()
+            self._write(state.net, fields)
+        else:  # kept in memory: the weights copied, the network rebuilt only if flush() writes them
+            self._pending = (state.net.flat.copy(), fields)
 
     def flush(self) -> None:
         """Write the checkpoint kept in memory, if any."""
         if self._pending is None:
             return
-        from .io import save_checkpoint
-
         flat, fields = self._pending
         net = self._net.copy()
         net.flat[...] = flat
+        self._write(net, fields)
+
+    def _write(self, net: Any, fields: dict[str, Any]) -> None:
+        from .io import save_checkpoint
+
         save_checkpoint(self.path, net=net, **fields)
         self._pending, self._written_at, self.written_epoch = None, time.perf_counter(), fields["epoch"]
 
@@ -265,14 +273,6 @@ def checkpoint_fields(state: TrainState, stateful: Sequence[Callback] = (),
                 rng_state=state.rng.bit_generator.state, epoch=state.epoch + 1,
                 extra={**(extra or {}), "history": list(state.history.records if state.history else []),
                        "stopped": bool(state.stop)})  # a callback ended the run here: resuming must not go on
-
-
-def save_state(path: Path, state: TrainState, stateful: Sequence[Callback] = (),
-               extra: dict[str, Any] | None = None) -> None:
-    """Everything needed to continue bit-identically after ``state.epoch`` (epoch + 1 epochs completed)."""
-    from .io import save_checkpoint
-
-    save_checkpoint(path, net=state.net, **checkpoint_fields(state, stateful, extra))
 
 
 def _flatten_states(opt_state: dict[str, Any], extra_state: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -60,7 +60,6 @@ class FastPath:
         self._grad_views: list[tuple[np.ndarray, np.ndarray]] = []  # (dTheta (n_l, n_{l-1}), db (n_l,))
         self._decay: np.ndarray | None = None  # scratch for the L2 term of (A)
         self._X_product = np.dot  # the product with A[0] = X: np.dot for contiguous X, else np.matmul
-        self._dropout = any(net.dropout)
 
     def __repr__(self) -> str:
         return f"FastPath({self.net!r}, batch sizes {sorted(m for m, _ in self._spaces)})"

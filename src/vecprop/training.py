@@ -83,7 +83,6 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
     first = _resume(resume, state, cbs.callbacks) if resume is not None else 0
     procs = OneProcess(net, rng) if comm is None else _data_parallel(comm, net, rng, data, epochs, batch_size, shuffle)
     l2_share, step = l2 / procs.size, _Step(net, opt, state, clip_norm, clip_value)
-    on_batch_end = _batch_hooks(cbs)
     cbs.on_train_begin(state)
     for state.epoch in range(first, epochs):
         drop_rng, sums = procs.dropout_rng(state.epoch), _EpochSums()
@@ -102,7 +101,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, sample_weight: np.ndarray
                 step(J, procs.grad)  # clip, step, check
             sums.add(J, n_ok, m)
             state.batch_cost = J
-            for hook in on_batch_end:
+            for hook in cbs.batch_hooks:  # only the callbacks that do something per step
                 hook(state)
         state.logs = sums.logs(net, opt, data, procs, l2)
         cbs.on_epoch_end(state)
@@ -293,11 +292,6 @@ def _check_finite(v: np.ndarray, what: str = "gradient") -> None:
         raise FloatingPointError(f"non-finite {what}")
 
 
-def _batch_hooks(cbs: CallbackList) -> list[Any]:
-    """The callbacks' ``on_batch_end`` methods that do something, in order: called every step."""
-    return [cb.on_batch_end for cb in cbs.callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-
-
 def _check_hooks(net: Any, optimizer: Any, schedule: Any, callbacks: Any) -> None:
     """fit's objects, checked before anything runs: a bad one would fail deep in the loop."""
     if not isinstance(net, Network):
@@ -334,6 +328,12 @@ def _data_parallel(comm: Any, net: Network, rng: np.random.Generator, data: Trai
                         m_val=0 if data.validation is None else data.validation[0].shape[1], sample_weight=data.w)
 
 
+def _differences(theirs: dict[str, Any], mine: dict[str, Any]) -> str:
+    """The settings two runs disagree on, "key theirs there, mine here", in key order."""
+    keys = sorted(k for k in {**theirs, **mine} if theirs.get(k) != mine.get(k))
+    return "; ".join(f"{k} {theirs.get(k)!r} there, {mine.get(k)!r} here" for k in keys)
+
+
 def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int:
     """Restore weights, optimizer, schedule, callbacks and RNG; return the number of completed epochs.
 
@@ -355,14 +355,12 @@ def _resume(path: str | Path, state: TrainState, cbs: Sequence[Callback]) -> int
         if theirs_opt.get("name") != mine_opt.get("name"):
             raise ValueError(f"checkpoint {path} was trained with another optimizer: {theirs_opt.get('name')}, "
                              f"where this run uses {mine_opt.get('name')}")
-        diff = sorted(k for k in {**theirs_opt, **mine_opt} if theirs_opt.get(k) != mine_opt.get(k))
         raise ValueError(f"checkpoint {path} was trained with another optimizer setting: "
-                         + "; ".join(f"{k} {theirs_opt.get(k)!r} there, {mine_opt.get(k)!r} here" for k in diff))
+                         f"{_differences(theirs_opt, mine_opt)}")
     theirs_set = run.get("settings")
     if theirs_set is not None and theirs_set != state.settings:  # None: a checkpoint of before they were kept
-        diff = sorted(k for k in {**theirs_set, **state.settings} if theirs_set.get(k) != state.settings.get(k))
         raise ValueError(f"checkpoint {path} was trained with other fit settings: "
-                         + "; ".join(f"{k} {theirs_set.get(k)!r} there, {state.settings.get(k)!r} here" for k in diff))
+                         f"{_differences(theirs_set, state.settings)}")
     if run.get("data_sha256") and state.fingerprint is not None and run["data_sha256"] != state.fingerprint():
         raise ValueError(f"checkpoint {path} was trained on other data (its SHA-256 differs from this run's X, Y "
                          "and weights)")

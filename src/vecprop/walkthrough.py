@@ -6,17 +6,18 @@ from typing import Sequence
 
 import numpy as np
 
+from ._registry import Registry
 from .network import Network, Params
 
-UPDATE_RULES: dict[str, str] = {
+UPDATE_RULES: Registry[str] = Registry("optimizer", {
     "sgd": "{P} <- {P} - lr d{P}",
     "momentum": "v <- momentum v + d{P}; {P} <- {P} - lr v",
     "nesterov": "v <- momentum v + d{P}; {P} <- {P} - lr (d{P} + momentum v)",
-    "rmsprop": "s <- alpha s + (1 - alpha) d{P}^2; {P} <- {P} - lr d{P} / (sqrt(s) + eps)",
+    "rmsprop": "s <- rho s + (1 - rho) d{P}^2; {P} <- {P} - lr d{P} / (sqrt(s) + eps)",
     "adam": "v1 <- b1 v1 + (1 - b1) d{P}; v2 <- b2 v2 + (1 - b2) d{P}^2; "
             "{P} <- {P} - lr v1^ / (sqrt(v2^) + eps)  (^: bias-corrected)",
     "adamw": "{P} <- {P} (1 - lr wd), then adam's step",
-}
+})
 """Each optimizer's update of one parameter P (Theta[l] or b[l]), as ``vecprop.optimizers`` computes it."""
 
 
@@ -41,8 +42,7 @@ class Step:
 
 def steps(net: Network, *, fused: bool = True, l2: float = 0.0, optimizer: str = "sgd") -> list[Step]:
     """Every step of one update of ``net`` in the order it runs; ``fused`` as in ``Network.backward``."""
-    if optimizer not in UPDATE_RULES:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid names: {', '.join(UPDATE_RULES)}")
+    rule = UPDATE_RULES.lookup(optimizer)
     L, acts = net.L, net.activations
     out: list[Step] = []
     for l in range(1, L + 1):
@@ -79,7 +79,7 @@ def steps(net: Network, *, fused: bool = True, l2: float = 0.0, optimizer: str =
                             "the error flows back through the same weights, transposed"))
     for l in range(1, L + 1):
         for P in (f"Theta[{l}]", f"b[{l}]"):
-            out.append(Step("update", l, P.split("[")[0] + "_new", UPDATE_RULES[optimizer].format(P=P),
+            out.append(Step("update", l, P.split("[")[0] + "_new", rule.format(P=P),
                             f"optimizer {optimizer}"))
     return out
 
