@@ -126,3 +126,19 @@ def test_sparse_x_errors_name_the_problem():
         predict(net, bad)
     with pytest.raises(ValueError, match="sparse X trains in one process"):
         fit(net, sparse.csc_matrix(X), Y, epochs=1, comm=object())
+
+
+def test_sparse_x_checkpoints_and_resumes_to_the_same_bits(tmp_path):
+    """The data fingerprint hashes the CSR arrays (it used to fail on a sparse X with any checkpoint)."""
+    from vecprop.callbacks import Checkpoint
+
+    rng = np.random.default_rng(0)
+    X = sparse.random(6, 40, density=0.3, format="csc", random_state=1)
+    Y = vp.one_hot(rng.integers(0, 2, 40), 2)
+    nets = [vp.Network([6, 5, 2], ["relu", "softmax"], "cross_entropy", seed=0, dtype="float64") for _ in range(2)]
+    vp.fit(nets[0], X, Y, epochs=4, batch_size=8, seed=3)
+    vp.fit(nets[1], X, Y, epochs=2, batch_size=8, seed=3, callbacks=[Checkpoint(tmp_path / "c.npz")])
+    vp.fit(nets[1], X, Y, epochs=4, batch_size=8, seed=3, resume=tmp_path / "c.npz")
+    assert nets[0].flat.tobytes() == nets[1].flat.tobytes()
+    with pytest.raises(ValueError, match="other data"):
+        vp.fit(nets[1], X * 2, Y, epochs=5, batch_size=8, seed=3, resume=tmp_path / "c.npz")

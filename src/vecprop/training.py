@@ -135,14 +135,21 @@ class TrainingSet:
         self.Y_rows = np.ascontiguousarray(self.Y.T)
         self.true = None if self.task == "regression" else labels(self.Y, self.task)  # (m,) or (m, n_L)
         self._buffers: dict[int, tuple[np.ndarray | None, np.ndarray]] = {}  # mini-batch rows per batch size
+        self._sha256: str | None = None  # fingerprint(), once asked
 
     def fingerprint(self) -> str:
-        """SHA-256 of the training data as fit sees it (X, Y and the weights): what a resumed run must share."""
-        h = hashlib.sha256()
-        for a in (self.X_rows, self.Y_rows, *(() if self.w is None else (self.w,))):
-            h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
-        return h.hexdigest()
+        """SHA-256 of the training data as fit sees it (X, Y and the weights): what a resumed run must share.
+
+        Computed once (resume and the checkpoint both ask; the data does not change). A sparse X
+        is hashed by its CSR arrays (data, indices, indptr)."""
+        if self._sha256 is None:
+            X = (self.X_rows.data, self.X_rows.indices, self.X_rows.indptr) if self.sparse else (self.X_rows,)
+            h = hashlib.sha256()
+            for a in (*X, self.Y_rows, *(() if self.w is None else (self.w,))):
+                h.update(f"{a.dtype.str}{a.shape}".encode())
+                h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+            self._sha256 = h.hexdigest()
+        return self._sha256
 
     def batch_m(self, idx: np.ndarray) -> float:
         """The divisor of eq. 2 for a batch: its number of examples, or the sum of their weights."""
