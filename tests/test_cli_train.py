@@ -186,6 +186,8 @@ def test_ctrl_c_saves_the_last_epoch_and_resume_reaches_the_same_bits(tmp_path):
     assert "Traceback" not in err
     done = vecprop.load_checkpoint(tmp_path / "part" / "checkpoint.npz").epoch
     assert 2 <= done < 6
+    rows = (tmp_path / "part" / "history.csv").read_text().splitlines()
+    assert len(rows) == 1 + done, rows  # the interrupted run's history: a header and one row per completed epoch
     assert (tmp_path / "part" / "model.npz").exists()
     refused = cli("train", "--resume", "part", "--lr", "0.5", cwd=tmp_path)
     assert refused.returncode == 2 and "its lr is" in refused.stderr

@@ -74,6 +74,7 @@ class GracefulStop(Callback):
         self.best, self.checkpoint = best, checkpoint
         self.signal: str | None = None
         self.completed, self.kept_epoch = 0, 0
+        self.records: list[dict[str, float]] = []  # fit's History, read up to ``completed``
         self.flat: np.ndarray | None = None
         self._old: dict[int, Any] = {}
 
@@ -93,6 +94,7 @@ class GracefulStop(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         self.completed = state.epoch + 1
+        self.records = state.history.records if state.history is not None else []  # history.csv's rows
         use_best = self.best is not None and self.best.restore_best and self.best.best_flat is not None
         self.flat = (self.best.best_flat if use_best else state.net.flat).copy()
         self.kept_epoch = self.best.best_epoch + 1 if use_best else self.completed

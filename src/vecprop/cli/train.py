@@ -239,7 +239,7 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
         raise UserError(f"training diverged at epoch {err.epoch}, batch {err.batch}: {err.cause}. Nothing was saved; "
                         f"try {', or '.join(hints)}", code=1) from None
     except Interrupted as stop:
-        return _interrupted(stop, graceful, net, prep, ds, cfg, out, callbacks)
+        return _interrupted(stop, graceful, net, prep, ds, cfg, out)
     except OSError as err:  # a checkpoint or the --log-jsonl line could not be written (a full disk)
         if err.errno not in REFUSED_WRITES:
             raise
@@ -322,7 +322,7 @@ def _finish(net: Network, prep: Prepared, ds: Any, cfg: C.TrainConfig, comm: Any
 
 
 def _interrupted(stop: Interrupted, graceful: GracefulStop, net: Network, prep: Prepared, ds: Any,
-                 cfg: C.TrainConfig, out: Path, callbacks: list[Any]) -> int:
+                 cfg: C.TrainConfig, out: Path) -> int:
     """Ctrl-C or SIGTERM: keep the model of the last completed epoch, say where it is and how to go on."""
     print(f"\nvecprop: {stop.signal_name} during epoch {stop.epoch + 1} (batch {stop.batch + 1}); stopping",
           file=sys.stderr)
@@ -330,10 +330,8 @@ def _interrupted(stop: Interrupted, graceful: GracefulStop, net: Network, prep: 
         print("vecprop: no epoch was completed: nothing saved", file=sys.stderr)
         return 130
     net.flat[...] = graceful.weights()
-    history = next((cb for cb in callbacks if hasattr(cb, "records")), None)
-    records = [{**r, "epoch": int(r["epoch"]) + 1} for r in (history.records if history else [])][:graceful.completed]
-    stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
-    model, metrics = _finish(net, prep, ds, cfg, None, records, stopper, 0.0)
+    records = [{**r, "epoch": int(r["epoch"]) + 1} for r in graceful.records][:graceful.completed]
+    model, metrics = _finish(net, prep, ds, cfg, None, records, graceful.best, 0.0)
     metrics.update({"interrupted": stop.signal_name, "epochs_run": graceful.completed, "stopped_early": False,
                     "stop_reason": f"interrupted ({stop.signal_name}) during epoch {stop.epoch + 1}"})
     write_run_folder(out, cfg, model, records, metrics, prep, ds, metrics["best_epoch"], plots=False)
