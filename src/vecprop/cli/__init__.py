@@ -89,7 +89,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         fix = "; free some space and run again" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
         print(f"vecprop: error: {err.filename or 'a file'}: {err.strerror}{fix}", file=sys.stderr)
         return EXIT_USER
-    except BrokenPipeError:  # `vecprop predict ... | head`: the reader left; not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import one_hot
 from ..gradcheck import GradcheckWarning, gradcheck
 from ..network import Network
 from ..optimizers import SGD
 from ..walkthrough import Step, steps, values
 from .errors import UserError, user_errors
+from .gradcheck_cmd import random_targets
 
 MAX_UNITS = 8
 MAX_BATCH = 8
@@ -35,13 +35,8 @@ def product_entry(left: np.ndarray, right: np.ndarray, m: int = 1) -> str:
 
 def sample_data(net: Network, loss_name: str, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random inputs (n_0, m) and targets (n_L, m) in the loss's domain."""
-    n_0, n_L = net.sizes[0], net.sizes[-1]
-    X = rng.standard_normal((n_0, m))
-    if loss_name == "cross_entropy":
-        return X, one_hot(rng.integers(0, n_L, m), n_L, dtype="float64")
-    if loss_name == "binary_cross_entropy":
-        return X, rng.integers(0, 2, (n_L, m)).astype(np.float64)
-    return X, rng.standard_normal((n_L, m))
+    X = rng.standard_normal((net.sizes[0], m))
+    return X, random_targets(loss_name, net.sizes[-1], m, rng)
 
 
 def explain_entry(step: Step, v: dict[str, Any], m: int, lr: float) -> str:

@@ -6,7 +6,6 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -88,7 +87,3 @@ def model_outputs(model: Model, rows: np.ndarray, source: str) -> np.ndarray:
     with user_errors():
         return model.outputs(rows, source=source)
 
-
-def label_values(model: Model, codes: np.ndarray) -> list[Any]:
-    """Class indices -> the model's own label values."""
-    return [model.classes[int(i)] for i in codes] if model.classes is not None else list(codes)

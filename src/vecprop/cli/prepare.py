@@ -24,10 +24,6 @@ def canonical_data(name: str) -> str:
     return str(path.resolve()) if path.exists() else name
 
 
-MISSING = ("error", "drop", "mean", "median")
-"""--missing: refuse missing values, drop their rows, or fill them (numbers with the training rows'
-mean or median, text with a category of its own)."""
-
 
 def load_dataset(name: str, *, target: str | None = None, seed: int = 0, n_samples: int | None = None,
                  task: str | None = None, missing: str = "error", weight: str | None = None,
@@ -163,10 +159,6 @@ class Prepared:
     target_scaler: Standardizer | None
     n_L: int
     filled: dict[str, int]
-
-    @property
-    def scaler(self) -> Scaler | None:
-        return self.preprocessor.scaler
 
 
 def class_weights(ds: Dataset, spec: str | None, y_train: np.ndarray) -> np.ndarray | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_int, make_rng
+from .._checks import check_int, check_real, make_rng
 from .._memory import check_fits
 from .dataset import Dataset, Spec
 
@@ -27,12 +27,7 @@ def _counts(n_samples: int | None, default: int, n_classes: int, name: str) -> l
 
 def _noise(noise: float | None, default: float, name: str) -> float:
     """The noise scale: ``default`` when None, else a finite number >= 0."""
-    if noise is None:
-        return default
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"{name}: noise must be a finite number >= 0; got {noise!r}")
-    return float(noise)
+    return default if noise is None else check_real(f"{name}: noise", noise, 0.0)
 
 
 def _classes(name: str, seed: int, rng: np.random.Generator, parts: list[np.ndarray],
