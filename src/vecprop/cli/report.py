@@ -13,6 +13,7 @@ from ..model import Model
 from ..model_files import natural_classes
 from ..network import Network
 from ..inference import predict
+from ..metrics import labels
 from . import config as C
 from .outputs import history_csv, write_bytes, write_json, write_text
 from .prepare import Prepared
@@ -78,7 +79,7 @@ def draw_plots(out: Path, model: Model, records: list[dict[str, float]], prep: P
     shown = prep.test or prep.val or prep.train
     which = "test" if prep.test is not None else ("validation" if prep.val is not None else "training")
     if ds.task != "regression":
-        y_pred = model.encode_labels(model.decode(predict(net, shown.X)))
+        y_pred = labels(predict(net, shown.X), model.task)  # class indices, as shown.y
         written.append(write_bytes(out / "confusion_matrix.png", plots.confusion_matrix(
             shown.y, y_pred, ds.classes, title=f"{title} ({which} set)")))
         if ds.n_features == 2:

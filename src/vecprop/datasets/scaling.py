@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import all_finite
+
 
 def _rows(X: np.ndarray, n_features: int | None, who: str) -> np.ndarray:
     X = np.asarray(X)
-    if X.ndim == 2 and n_features is None and X.dtype.kind == "f" and not np.isfinite(X).all():  # fit
+    if X.ndim == 2 and n_features is None and X.dtype.kind == "f" and not all_finite(X):  # fit
         r, c = (int(k) for k in np.argwhere(~np.isfinite(X))[0])
         raise ValueError(f"{who}: X row {r}, column {c} is {X[r, c]}; fit a scaler on finite numbers (fill or drop "
                          "missing values first)")
@@ -163,8 +165,8 @@ def _scaled_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _finish(Z: np.ndarray, X: np.ndarray, shift: np.ndarray, scale: np.ndarray, dtype: type) -> np.ndarray:
     """(X - shift) / scale in ``dtype``; entries where X - shift overflowed (|x| near 1e308) are computed
     as X / scale - shift / scale instead."""
-    bad = ~np.isfinite(Z)
-    if bad.any():
+    if not all_finite(Z):  # one pass; the boolean mask only when some entry overflowed
+        bad = ~np.isfinite(Z)
         rows, cols = np.nonzero(bad)
         x = np.asarray(X[rows, cols], dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
