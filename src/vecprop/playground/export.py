@@ -7,11 +7,8 @@ from pathlib import Path
 from ..model import Model
 from ..model_files import natural_classes
 from ..preprocessing import Column, Preprocessor
+from .features import FEATURES
 from .session import Session
-
-TERMS = {"x1": ("x", (0,)), "x2": ("x", (1,)), "x1_sq": ("square", (0,)), "x2_sq": ("square", (1,)),
-         "x1_x2": ("product", (0, 1)), "sin_x1": ("sin", (0,)), "sin_x2": ("sin", (1,))}
-"""The playground's input features as the model file's derived-input terms of the raw (x1, x2)."""
 
 
 def model_of(session: Session) -> Model:
@@ -19,7 +16,7 @@ def model_of(session: Session) -> Model:
     points (x1, x2) as rows, computes the features the network was trained on, and answers with the
     session's classes (or values)."""
     s, points = session.setup, session.points
-    pre = Preprocessor([Column(), Column()], features=[TERMS[name] for name in s.features])
+    pre = Preprocessor([Column(), Column()], features=[FEATURES[name] for name in s.features])
     return Model(session.net, task=points.task, classes=natural_classes(points.classes), feature_names=["x1", "x2"],
                  preprocessing=pre, provenance={"data": {"name": f"playground {s.data}"},
                                                 "playground": {"setup": s.to_query(), "epoch": session.epoch,

@@ -1,20 +1,18 @@
 """The playground's input features, computed from the raw point (x1, x2) by one pure function."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-FEATURES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "x1": lambda x1, x2: x1,
-    "x2": lambda x1, x2: x2,
-    "x1_sq": lambda x1, x2: x1 * x1,
-    "x2_sq": lambda x1, x2: x2 * x2,
-    "x1_x2": lambda x1, x2: x1 * x2,
-    "sin_x1": lambda x1, x2: np.sin(x1),
-    "sin_x2": lambda x1, x2: np.sin(x2),
+from ..preprocessing import derive
+
+FEATURES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "x1": ("x", (0,)), "x2": ("x", (1,)), "x1_sq": ("square", (0,)), "x2_sq": ("square", (1,)),
+    "x1_x2": ("product", (0, 1)), "sin_x1": ("sin", (0,)), "sin_x2": ("sin", (1,)),
 }
-"""Feature name -> its formula of the raw coordinates; the order of the page's checkboxes and of X's rows."""
+"""Feature name -> its derived-input term of the raw (x1, x2) (``preprocessing.derive``, the one formula the
+model file records too); the order of the page's checkboxes and of X's rows."""
 
 
 def check_features(names: Sequence[str]) -> tuple[str, ...]:
@@ -40,4 +38,4 @@ def features(P: np.ndarray, names: Sequence[str]) -> np.ndarray:
     P = np.asarray(P, dtype=np.float64)
     if P.ndim != 2 or P.shape[0] != 2:
         raise ValueError(f"raw points must be (2, m): x1 and x2 as rows, one column per point; got {P.shape}")
-    return np.stack([FEATURES[n](P[0], P[1]) for n in check_features(names)])
+    return np.ascontiguousarray(derive(P.T, [FEATURES[n] for n in check_features(names)]).T)
