@@ -12,13 +12,13 @@ import numpy as np
 from . import io as _io
 from ._archive import TreeWriter
 from .datasets.scaling import MinMaxScaler, Standardizer
+from .export_onnx import DEFAULT_OPSET
 from .metrics import labels as output_labels
 from .metrics import r2
 from .network import Network
-from .preprocessing import Preprocessor, category_key, numbers, select_columns
+from .preprocessing import Preprocessor, Scaler, category_key, numbers, select_columns
 
 TASKS = ("binary", "multiclass", "multilabel", "regression")
-Scaler = Standardizer | MinMaxScaler
 
 
 class ModelWarning(UserWarning):
@@ -81,9 +81,8 @@ class Model:
         self.classes = _check_classes(self.task, classes, network)
         self.feature_names = _check_names(feature_names)
         self.preprocessing = _preprocessor(network, scaler, preprocessing)
-        n_raw = network.sizes[0] if self.preprocessing is None else self.preprocessing.n_raw
-        if self.feature_names is not None and len(self.feature_names) != n_raw:
-            raise ValueError(f"{len(self.feature_names)} feature_names for {n_raw} raw input columns")
+        if self.feature_names is not None and len(self.feature_names) != self.n_features:
+            raise ValueError(f"{len(self.feature_names)} feature_names for {self.n_features} raw input columns")
         if target_scaler is not None and (self.task != "regression" or not isinstance(target_scaler, Standardizer)
                                           or target_scaler.mean_ is None or target_scaler.mean_.size != self.n_outputs):
             raise ValueError(f"target_scaler must be a fitted Standardizer of the {self.n_outputs} regression outputs")
@@ -205,8 +204,8 @@ class Model:
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"{source} must be one label per row (m,); got shape {y.shape}")
-        index = {_label_key(c): i for i, c in enumerate(self.classes)}
-        codes = np.array([index.get(_label_key(v), -1) for v in y.tolist()], dtype=np.int64)
+        index = {category_key(c): i for i, c in enumerate(self.classes)}  # as text, like categories: "1" is 1
+        codes = np.array([index.get(category_key(v), -1) for v in y.tolist()], dtype=np.int64)
         if (codes < 0).any():
             unknown = sorted({str(v) for v, c in zip(y.tolist(), codes) if c < 0})
             raise ValueError(f"{source} has label(s) {unknown[:5]} that the model never saw; its classes are "
@@ -249,7 +248,7 @@ class Model:
         return {
             "task": self.task,
             "n_outputs": self.n_outputs,
-            "classes": None if self.classes is None else [_json_label(c) for c in self.classes],
+            "classes": None if self.classes is None else list(self.classes),  # Python scalars (_check_classes)
             "feature_names": None if self.feature_names is None else list(self.feature_names),
             "preprocessing": None if self.preprocessing is None else self.preprocessing.to_dict(),
             "target_scaler": None if self.target_scaler is None else self.target_scaler.to_dict(),
@@ -272,7 +271,8 @@ class Model:
 
         return load_model(path)
 
-    def to_onnx(self, path: str | os.PathLike | None = None, *, opset: int = 17, dtype: str = "float32") -> Any:
+    def to_onnx(self, path: str | os.PathLike | None = None, *, opset: int = DEFAULT_OPSET,
+                dtype: str = "float32") -> Any:
         """Export to ONNX (needs ``pip install 'vecprop[onnx]'``); see ``vecprop.export_onnx.to_onnx``."""
         from .export_onnx import to_onnx
 
@@ -335,7 +335,7 @@ def _check_classes(task: str, classes: Sequence[Any] | None, net: Network) -> tu
         raise ValueError(f"classes must be finite; got {values[:6]}")
     if any(type(v) is int and not -2**63 <= v < 2**63 for v in values):  # numpy, the file and ONNX hold int64
         raise ValueError(f"integer classes must fit in 64 bits (-2**63 .. 2**63 - 1); got {values[:6]}")
-    if len({_label_key(v) for v in values}) != len(values):
+    if len({category_key(v) for v in values}) != len(values):
         raise ValueError(f"classes must be distinct; got {values[:6]}")
     return tuple(values)
 
@@ -384,11 +384,3 @@ def _predict(net: Network, Xc: np.ndarray, source: str = "X", first: int = 0) ->
     return A_L
 
 
-def _label_key(v: Any) -> str:
-    """Labels match as text, like categories: a CSV's "1" is the class 1 (classes are of one type, so
-    no two of a model's classes share a key)."""
-    return category_key(v)
-
-
-def _json_label(c: Any) -> Any:
-    return c.item() if isinstance(c, np.generic) else c
