@@ -138,12 +138,19 @@ class BaseMLP(StochasticFit, ModelFiles, MLPParameters):
         """A new network and scikit-learn's fitted attributes at their start."""
         self.net_ = self._make_network(n_features, n_outputs, X_dtype, rs)
         self.n_outputs_, self.n_layers_ = n_outputs, self.net_.L + 1
-        self.t_, self.loss_curve_, self._no_improvement_count = 0, [], 0
+        self.t_, self.loss_curve_ = 0, []
         self.best_loss_ = None if self.early_stopping else np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.validation_loss_curve_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
-        self._optimizer, self._rng, self._best_flat = None, None, self.net_.flat.copy()
+        self._reset_solver_state()
+
+    def _reset_solver_state(self) -> None:
+        """The private training state a new network (or one read from a file) starts with: no optimizer
+        or shuffling stream yet (the next fit makes them), no epochs without improvement, the best
+        weights so far its own."""
+        self._optimizer, self._rng, self._no_improvement_count = None, None, 0
+        self._best_flat = self.net_.flat.copy()
 
     def _sample_weights(self, X: Any, Y_rows: np.ndarray, sample_weight: Any,
                         incremental: bool) -> np.ndarray | None:
@@ -179,11 +186,7 @@ class BaseMLP(StochasticFit, ModelFiles, MLPParameters):
         """A[L] for the rows of X (dense, CSR or CSC), as rows (m, n_L), in the network's dtype (inference mode)."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return self._forward_rows_trusted(as_rows(X, self.net_.dtype))
-
-    def _forward_rows_trusted(self, X_rows: Any) -> np.ndarray:
-        """A[L] as rows (m, n_L) for rows (m, n_0) already validated and in the network's dtype."""
-        return predict(self.net_, as_columns(X_rows)).T  # (m, n_L)
+        return predict(self.net_, as_columns(as_rows(X, self.net_.dtype))).T  # (m, n_L)
 
     @property
     def out_activation_(self) -> str:

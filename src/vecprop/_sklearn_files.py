@@ -64,7 +64,7 @@ class ModelFiles:
         fitted = {k: _jsonable(k, getattr(self, k)) for k in self._SAVED_ATTRIBUTES if hasattr(self, k)}
         fitted.update(self._extra_state())
         names = getattr(self, "feature_names_in_", None)
-        model = Model(self.net_, task=self._task, classes=self._model_classes(), scaler="none",
+        model = Model(self.net_, task=self._task, classes=getattr(self, "classes_", None), scaler="none",
                       feature_names=None if names is None else [str(n) for n in names],
                       provenance={"estimator": type(self).__name__})
         extra = {"kind": MODEL_KIND, "estimator": type(self).__name__, "params": params, "fitted": fitted}
@@ -74,9 +74,6 @@ class ModelFiles:
     def _task(self) -> str:
         """vecprop's name of the task (``metrics``, ``vecprop.Model``); the classifier overrides it."""
         return "regression"
-
-    def _model_classes(self) -> list[Any] | None:
-        return None
 
     def _extra_state(self) -> dict[str, Any]:
         return {}
@@ -111,6 +108,5 @@ class ModelFiles:
             est.feature_names_in_ = np.asarray(model.feature_names, dtype=object)
         est._restore_extra_state(fitted, model)
         est.net_ = model.network
-        est._optimizer, est._rng, est._no_improvement_count = None, None, 0
-        est._best_flat = est.net_.flat.copy()
+        est._reset_solver_state()
         return est

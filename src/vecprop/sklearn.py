@@ -241,9 +241,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return np.nan
         return float(accuracy_score(self._labels(Y_rows), self._labels(P_rows), sample_weight=w))
 
-    def _model_classes(self) -> list[Any]:
-        return [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
-
     def _extra_state(self):
         classes = np.asarray(self.classes_)  # numbers keep their dtype (uint8, float32...), as pickle keeps it
         kind = "object" if classes.dtype == object else classes.dtype.str if classes.dtype.kind in "biuf" else "native"
