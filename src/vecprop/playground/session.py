@@ -14,7 +14,8 @@ from ..gradcheck import gradcheck
 from ..metrics import accuracy, r2
 from ..network import Network
 from ..optimizers import get_optimizer
-from ..training import batches, predict, validation_logs
+from ..inference import checked_set, outputs
+from ..training import batches
 from ..walkthrough import Step, steps, values
 from .data import Points, domain, generate, split
 from .features import features
@@ -201,8 +202,10 @@ class Session:
     # ---- what the page reads ------------------------------------------------------------------
     def evaluate(self, X: np.ndarray, Y: np.ndarray, points: Points) -> Evaluation:
         with np.errstate(all="ignore"):  # weights near a blow-up: inf and NaN are shown as such
-            cost = validation_logs(self.net, X, Y, l2=self.setup.l2, prefix="")["cost"]
-            A_L = predict(self.net, X)
+            X, Y, _ = checked_set(self.net, X, Y)
+            A_L, total = outputs(self.net, X, Y)  # one forward pass gives both A[L] and the summed error
+            m, l2 = X.shape[1], self.setup.l2
+            cost = total / m + (self.net.l2_term(l2, m) if l2 else 0.0)  # eq. 2, as validation_logs forms it
             if points.classes is None:
                 return Evaluation(cost, r2(A_L, Y) if np.isfinite(A_L).all() else math.nan, "r2")
             return Evaluation(cost, accuracy(A_L, Y, "multiclass" if Y.shape[0] > 1 else "binary"), "accuracy")
