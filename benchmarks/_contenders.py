@@ -224,11 +224,8 @@ class Sklearn(Contender):
         self._partial_fit(self._model(optimizer))
 
     def predict(self):
-        clf = self.models.get("predict")
-        if clf is None:  # one epoch of plain SGD, without dropout: inference needs fitted weights
-            clf = self.models["predict"] = self.cls(
-                hidden_layer_sizes=tuple(self.cfg["sizes"][1:-1]), activation=self._activation(),
-                solver="sgd", batch_size=self.B, learning_rate_init=LR["sgd"], momentum=0.0, random_state=0)
+        clf = self._model("sgd")
+        if not hasattr(clf, "coefs_"):  # inference needs fitted weights: one epoch (untimed, in the warm-up)
             self._partial_fit(clf)
         clf.predict(self.X_pred) if self.regress else clf.predict_proba(self.X_pred)
 

@@ -1,7 +1,6 @@
 """The benchmark's numbers that the goals are judged on: speed-ups with their spread, the limit, memory."""
 from __future__ import annotations
 
-from statistics import median
 from typing import Any
 
 # bytes an optimizer must read and write per parameter and step, in units of the parameter's size:
@@ -129,4 +128,4 @@ def goal_rows(results: list[dict[str, Any]], matrix: list[dict[str, Any]], bandw
 
 
 __all__ = ["flops_per_example", "speedup", "spread", "rate", "step_ms", "limit_ms", "limit_fraction",
-           "optimizer_ms", "goal_rows", "median", "n_params"]
+           "optimizer_ms", "goal_rows", "n_params"]

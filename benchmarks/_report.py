@@ -208,6 +208,15 @@ def write_report(results: list[dict[str, Any]], matrix: list[dict[str, Any]], me
     _atomic_write(out, new.encode())
 
 
+def write_between(path: Path, begin: str, end: str, text: str) -> None:
+    """Replace what lies between the markers ``begin`` and ``end`` in ``path`` (atomically); the rest stays."""
+    page = path.read_text(encoding="utf-8")
+    if begin not in page or end not in page:
+        raise SystemExit(f"{path} has no {begin} ... {end} markers: add them where the table goes")
+    head, rest = page.split(begin, 1)
+    _atomic_write(path, f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}".encode())
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _report import write_between
+
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("iris", "wine", "breast-cancer", "digits", "diabetes")
 BEGIN, END = "<!-- begin: bench_cli_defaults -->", "<!-- end: bench_cli_defaults -->"
@@ -90,9 +92,7 @@ def main() -> None:
     text = table(results, args.seeds)
     print(text)
     if args.out and not args.flags:
-        doc = args.out.read_text()
-        start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
-        args.out.write_text(doc[:start] + "\n" + text + doc[end:])
+        write_between(args.out, BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _report import write_between
+
 BEGIN, END = "<!-- bench_sparse:begin -->", "<!-- bench_sparse:end -->"
 CONTENDERS = ("vecprop", "sklearn")
 
@@ -101,18 +103,6 @@ def render(results: dict[str, dict], args: argparse.Namespace, command: str) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_between_markers(path: Path, text: str) -> None:
-    """Replace what lies between BEGIN and END in ``path`` (atomically); the rest of the file stays."""
-    page = path.read_text(encoding="utf-8")
-    if BEGIN not in page or END not in page:
-        raise SystemExit(f"{path} has no {BEGIN} ... {END} markers: add them where the table goes")
-    head, rest = page.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(f"{head}{BEGIN}\n{text}{END}{tail}", encoding="utf-8")
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=50_000)
@@ -142,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results, args, " ".join(["python benchmarks/bench_sparse.py", *given]))
     print(text)
     if args.out is not None:
-        write_between_markers(args.out, text)
+        write_between(args.out, BEGIN, END, text)
     return 0
 
 
