@@ -18,6 +18,8 @@ from vecprop import Network
 from vecprop import io as vio
 from vecprop.activations import Activation
 
+from model_archive import get_meta, npy, put_meta, read_members, write_members
+
 ARCHS = {
     "relu-softmax": dict(sizes=[3, 5, 2], activations=["relu", "softmax"], loss="cross_entropy"),
     "leaky-dropout-bce": dict(sizes=[4, 6, 6, 1], activations=[{"name": "leaky_relu", "slope": 0.2}, "tanh",
@@ -40,35 +42,6 @@ def spec_digest(a: np.ndarray) -> str:
     """The digest as docs/file-format.md defines it."""
     head = f"{a.dtype.str}|{','.join(map(str, a.shape))}|".encode()
     return hashlib.sha256(head + np.ascontiguousarray(a).tobytes()).hexdigest()
-
-
-def npy(a: np.ndarray, allow_pickle: bool = False) -> bytes:
-    buf = BytesIO()
-    np.lib.format.write_array(buf, a, allow_pickle=allow_pickle)
-    return buf.getvalue()
-
-
-def read_members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
-
-
-def write_members(path: Path, members: dict[str, bytes]) -> None:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-
-
-def get_meta(members: dict[str, bytes]) -> dict:
-    return json.loads(np.lib.format.read_array(BytesIO(members["metadata.npy"])).tobytes())
-
-
-def put_meta(members: dict[str, bytes], meta: dict, *, digest: bool = True) -> None:
-    """New metadata; with ``digest`` the metadata_sha256 entry is rewritten to match (a consistent edit)."""
-    blob = json.dumps(meta).encode()
-    members["metadata.npy"] = npy(np.frombuffer(blob, dtype=np.uint8))
-    if digest and "metadata_sha256.npy" in members:
-        members["metadata_sha256.npy"] = npy(np.frombuffer(hashlib.sha256(blob).hexdigest().encode(), np.uint8))
 
 
 def replace_array(members: dict[str, bytes], meta: dict, name: str, a: np.ndarray, *, update_table: bool) -> None:

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import struct
 import subprocess
 import sys
 import zipfile
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -22,37 +20,19 @@ from vecprop._schema import SchemaError, load_schema, validate
 from vecprop.datasets import Standardizer
 from vecprop.io import ModelFileError
 
+from model_archive import get_meta, put_meta, read_members, write_members
+
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def npy(a: np.ndarray) -> bytes:
-    buf = BytesIO()
-    np.lib.format.write_array(buf, a, allow_pickle=False)
-    return buf.getvalue()
-
-
-def members_of(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
-
-
-def meta_of(members: dict[str, bytes]) -> dict:
-    return json.loads(np.lib.format.read_array(BytesIO(members["metadata.npy"])).tobytes())
 
 
 def rewrite(path: Path, meta: dict | None = None, *, blob: bytes | None = None, digest: bool = True,
             compress: int = zipfile.ZIP_STORED, extra: dict[str, bytes] | None = None) -> Path:
     """The file with new metadata (and a matching digest unless told otherwise): a consistent edit."""
-    members = members_of(path)
-    blob = json.dumps(meta).encode() if blob is None else blob
-    members["metadata.npy"] = npy(np.frombuffer(blob, dtype=np.uint8))
-    if digest:
-        members["metadata_sha256.npy"] = npy(np.frombuffer(hashlib.sha256(blob).hexdigest().encode(), np.uint8))
+    members = read_members(path)
+    put_meta(members, meta, blob=blob, digest=digest)
     members.update(extra or {})
     out = path.with_name("edited.npz")
-    with zipfile.ZipFile(out, "w", compress) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
+    write_members(out, members, compress)
     return out
 
 
@@ -63,7 +43,7 @@ def saved(tmp_path) -> tuple[Path, dict]:
     model = Model(net, classes=["a", "b", "c"], feature_names=["x", "y", "z"], scaler=Standardizer().fit(X),
                   provenance={"data": {"name": "test"}})
     path = model.save(tmp_path / "model.npz")
-    return path, meta_of(members_of(path))
+    return path, get_meta(read_members(path))
 
 
 def error_of(path: Path) -> str:
@@ -138,12 +118,10 @@ def test_an_edit_without_a_new_digest_is_detected(saved):
     meta = copy.deepcopy(meta)
     meta["model"]["classes"] = ["c", "b", "a"]  # a plausible, silent swap of the labels
     assert "does not match its SHA-256 digest" in error_of(rewrite(path, meta, digest=False))
-    members = members_of(path)
+    members = read_members(path)
     del members["metadata_sha256.npy"]
     bare = path.with_name("nodigest.npz")
-    with zipfile.ZipFile(bare, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
+    write_members(bare, members)
     assert "no 'metadata_sha256' entry" in error_of(bare)
 
 
@@ -179,7 +157,7 @@ def test_a_real_bomb_is_refused_within_a_memory_limit(tmp_path):
     net = Network([4096, 4096, 1], ["relu", "identity"], "squared_error", seed=0)
     net.flat[...] = 0.0
     stored = Model(net, scaler="none").save(tmp_path / "big.npz")
-    bomb = rewrite(stored, meta_of(members_of(stored)), compress=zipfile.ZIP_DEFLATED)
+    bomb = rewrite(stored, get_meta(read_members(stored)), compress=zipfile.ZIP_DEFLATED)
     os.unlink(stored)
     assert bomb.stat().st_size < 2**20
     code = f"""

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vecprop as vp
+from model_archive import npy
 from robust_helpers import FUZZ
 from vecprop.cli.config import read_config_file
 from vecprop.cli.errors import UserError
@@ -112,12 +113,6 @@ def _members(blob: bytes) -> dict[str, bytes]:
         return {n: zf.read(n) for n in zf.namelist()}
 
 
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, a, allow_pickle=False)
-    return buf.getvalue()
-
-
 def _rezip(members: dict[str, bytes], method: int = zipfile.ZIP_STORED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as zf:
@@ -131,8 +126,8 @@ def _with_metadata(meta: object) -> bytes:
     an edit by someone who knows the format."""
     members = _members(MODEL)
     text = meta if isinstance(meta, bytes) else json.dumps(meta).encode()
-    members["metadata.npy"] = _npy(np.frombuffer(text, np.uint8))
-    members["metadata_sha256.npy"] = _npy(np.frombuffer(hashlib.sha256(text).hexdigest().encode(), np.uint8))
+    members["metadata.npy"] = npy(np.frombuffer(text, np.uint8))
+    members["metadata_sha256.npy"] = npy(np.frombuffer(hashlib.sha256(text).hexdigest().encode(), np.uint8))
     return _rezip(members)
 
 
@@ -200,7 +195,7 @@ def test_hostile_model_archives(attack):
         np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
         blob = _rezip({**members, "Theta1.npy": buf.getvalue()})
     else:
-        blob = _rezip({**members, "Theta1.npy": _npy(np.zeros((5, 3), np.float32))[:-60].replace(
+        blob = _rezip({**members, "Theta1.npy": npy(np.zeros((5, 3), np.float32))[:-60].replace(
             b"(5, 3)", b"(99999999999, 3)")})
     path = _write(f"{attack}.npz", blob)
     with pytest.raises(ModelFileError, match="hostile|" + str(path).replace("/", ".")):
@@ -233,7 +228,7 @@ def _npz_bytes(**arrays: np.ndarray) -> bytes:
 
 
 NPZ = _npz_bytes(X=np.arange(20.0).reshape(10, 2), y=np.arange(10) % 2, feature_names=np.array(["p", "q"]))
-NPY = _npy(np.c_[np.arange(20.0).reshape(10, 2), np.arange(10) % 2])
+NPY = npy(np.c_[np.arange(20.0).reshape(10, 2), np.arange(10) % 2])
 
 
 @FUZZED
@@ -244,7 +239,7 @@ def test_damaged_npz(blob):
 
 @FUZZED
 @given(mutations(NPY))
-def test_damaged_npy(blob):
+def test_damagednpy(blob):
     loads_or_names_the_file(load_npy, _write("damaged.npy", blob))
 
 
